@@ -1,0 +1,10 @@
+/* Entry point of the wirelane_io addon: one module, the TUN part and the UDP part. */
+#include "io.h"
+
+static napi_value init(napi_env env, napi_value exports) {
+  io_register_tun(env, exports);
+  io_register_udp(env, exports);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,23 @@
+/*
+ * The platform half of a file-descriptor TUN (Linux /dev/net/tun, macOS utun); tun_posix.c
+ * holds the half they share (event-loop polling, batching, MTU ioctls, the JS functions).
+ */
+#ifndef WIRELANE_TUN_POSIX_H
+#define WIRELANE_TUN_POSIX_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Opens (creating if needed) the TUN interface `requested`, non-blocking and close-on-exec.
+ * Writes the name the OS gave into `name` (IFNAMSIZ bytes). Returns the fd, or -errno.
+ */
+int tun_platform_open(const char *requested, char *name, size_t name_size);
+
+/* Reads one packet into buf[0..capacity). Returns its length, or -errno (-EAGAIN when drained). */
+ssize_t tun_platform_read(int fd, unsigned char *buf, size_t capacity);
+
+/* Writes one IP packet. Returns 0, or -errno. */
+int tun_platform_write(int fd, const unsigned char *packet, size_t len);
+
+#endif

@@ -1,0 +1,1 @@
+/* Windows: see tun_win32.c (to be written). */

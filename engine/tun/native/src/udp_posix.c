@@ -1,0 +1,606 @@
+/*
+ * The UDP underlay on Linux and macOS: one IPv4 and one IPv6 socket (IPV6_V6ONLY) bound to
+ * the same port, non-blocking, with large buffers, watched on the main event loop.
+ *
+ * Receive: when a socket is readable we take up to one batch of datagrams with a single
+ * recvmmsg (Linux; a recvmsg loop elsewhere) straight into the JS slot buffer, and write each
+ * sender into a 20-byte record of `sources`: [family 4|6][0][port, big-endian][address, 16
+ * bytes, IPv4 in the first 4]. Datagrams that do not fit a slot (MSG_TRUNC) are dropped and
+ * counted; the kept ones are described by offsets/lengths, so nothing is copied.
+ *
+ * Send: all datagrams of one call go to one endpoint, with sendmmsg on Linux.
+ */
+#ifndef _WIN32
+
+#include "io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define SOURCE_RECORD 20
+/* wireguard-go asks for 7 MiB socket buffers; throughput suffers badly with the defaults. */
+#define SOCKET_BUFFER_BYTES (7 << 20)
+#define SEND_CHUNK 64
+#define PORT_ATTEMPTS 100
+
+struct udp_bind;
+
+typedef struct udp_socket {
+  int fd;
+  int family; /* 4 or 6 */
+  uv_poll_t poll;
+  int poll_open;
+  int polling;
+  struct udp_bind *owner;
+} udp_socket;
+
+typedef struct udp_bind {
+  udp_socket sockets[2]; /* [0] IPv4, [1] IPv6; fd -1 when that family is unavailable */
+  uint16_t port;
+  uint32_t mark;
+  int open;
+  int delivering;
+  int finalized;
+  io_batch batch;
+  io_callback on_event;
+  io_stats stats;
+  napi_env env;
+#ifdef __linux__
+  struct mmsghdr *messages;
+#endif
+  struct iovec *iovecs;
+  struct sockaddr_storage *addresses;
+} udp_bind;
+
+static const napi_type_tag udp_tag = {0x7769726c616e6575ULL, 0x647062696e640001ULL};
+
+static void free_receive_arrays(udp_bind *bind) {
+#ifdef __linux__
+  free(bind->messages);
+  bind->messages = NULL;
+#endif
+  free(bind->iovecs);
+  free(bind->addresses);
+  bind->iovecs = NULL;
+  bind->addresses = NULL;
+}
+
+static void release_js(udp_bind *bind) {
+  io_batch_release(bind->env, &bind->batch);
+  io_callback_release(&bind->on_event);
+  free_receive_arrays(bind);
+}
+
+static void maybe_free(udp_bind *bind) {
+  if (bind->finalized && !bind->sockets[0].poll_open && !bind->sockets[1].poll_open) free(bind);
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  udp_socket *sock = (udp_socket *)handle->data;
+  sock->poll_open = 0;
+  maybe_free(sock->owner);
+}
+
+static void close_socket(udp_socket *sock) {
+  if (sock->polling) {
+    uv_poll_stop(&sock->poll);
+    sock->polling = 0;
+  }
+  if (sock->poll_open && !uv_is_closing((uv_handle_t *)&sock->poll))
+    uv_close((uv_handle_t *)&sock->poll, on_poll_closed);
+  if (sock->fd >= 0) {
+    close(sock->fd);
+    sock->fd = -1;
+  }
+}
+
+static void close_bind(udp_bind *bind) {
+  close_socket(&bind->sockets[0]);
+  close_socket(&bind->sockets[1]);
+  bind->open = 0;
+  bind->port = 0;
+  if (!bind->delivering) release_js(bind);
+}
+
+static void set_buffer_sizes(int fd) {
+  int size = SOCKET_BUFFER_BYTES;
+#ifdef SO_RCVBUFFORCE
+  /* As root (CAP_NET_ADMIN) the FORCE variants go past net.core.rmem_max/wmem_max. */
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+#endif
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+#ifdef SO_SNDBUFFORCE
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+#endif
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+static int apply_mark(int fd, uint32_t mark) {
+#ifdef SO_MARK
+  if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0) return -errno;
+#else
+  (void)fd;
+  (void)mark; /* no socket marks on this OS; wireguard-go ignores fwmark here too */
+#endif
+  return 0;
+}
+
+/* Opens and binds one socket; returns the fd or -errno. *port receives the bound port. */
+static int open_socket(int family, uint16_t *port, uint32_t mark) {
+  int fd, err, one = 1;
+  struct sockaddr_storage address;
+  socklen_t length;
+  memset(&address, 0, sizeof address);
+  if (family == 4) {
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&address;
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(*port);
+    v4->sin_addr.s_addr = htonl(INADDR_ANY);
+    length = sizeof *v4;
+  } else {
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&address;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(*port);
+    v6->sin6_addr = in6addr_any;
+    length = sizeof *v6;
+  }
+  fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
+  if (fd < 0) return -errno;
+  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+    goto fail;
+  if (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) goto fail;
+  set_buffer_sizes(fd);
+  if (mark != 0 && (err = apply_mark(fd, mark)) < 0) {
+    close(fd);
+    return err;
+  }
+  if (bind(fd, (struct sockaddr *)&address, length) < 0) goto fail;
+  length = sizeof address;
+  if (getsockname(fd, (struct sockaddr *)&address, &length) < 0) goto fail;
+  *port = ntohs(family == 4 ? ((struct sockaddr_in *)&address)->sin_port
+                            : ((struct sockaddr_in6 *)&address)->sin6_port);
+  return fd;
+fail:
+  err = errno;
+  close(fd);
+  return -err;
+}
+
+static int family_unavailable(int err) { return err == EAFNOSUPPORT || err == EPROTONOSUPPORT || err == EADDRNOTAVAIL; }
+
+/*
+ * Binds IPv4 then IPv6 on the same port. With port 0 the IPv6 socket takes the port the
+ * IPv4 one got; if that port is taken for IPv6 we start over, as wireguard-go does.
+ * Returns 0 or -errno, with *failed_family set to the family that failed.
+ */
+static int open_pair(udp_bind *bind, uint16_t requested, int *failed_family) {
+  for (int attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+    uint16_t port = requested;
+    int v4 = open_socket(4, &port, bind->mark), v6;
+    if (v4 < 0 && !family_unavailable(-v4)) {
+      *failed_family = 4;
+      return v4;
+    }
+    v6 = open_socket(6, &port, bind->mark);
+    if (v6 < 0 && !family_unavailable(-v6)) {
+      if (v4 >= 0) close(v4);
+      if (v6 == -EADDRINUSE && requested == 0) continue;
+      *failed_family = 6;
+      return v6;
+    }
+    if (v4 < 0 && v6 < 0) {
+      *failed_family = 4;
+      return v4;
+    }
+    bind->sockets[0].fd = v4 < 0 ? -1 : v4;
+    bind->sockets[1].fd = v6 < 0 ? -1 : v6;
+    bind->port = port;
+    return 0;
+  }
+  *failed_family = 6;
+  return -EADDRINUSE;
+}
+
+static void write_source(uint8_t *record, const struct sockaddr_storage *address) {
+  memset(record, 0, SOURCE_RECORD);
+  if (address->ss_family == AF_INET) {
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)address;
+    record[0] = 4;
+    memcpy(record + 2, &v4->sin_port, 2);
+    memcpy(record + 4, &v4->sin_addr, 4);
+  } else if (address->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)address;
+    record[0] = 6;
+    memcpy(record + 2, &v6->sin6_port, 2);
+    memcpy(record + 4, &v6->sin6_addr, 16);
+  }
+}
+
+/* Receives up to one batch from `sock`; returns how many datagrams were received (kept or not). */
+static int receive_batch(udp_bind *bind, udp_socket *sock, int *received) {
+  io_batch *b = &bind->batch;
+  int n = 0;
+  for (uint32_t i = 0; i < b->capacity; i++) {
+    bind->iovecs[i].iov_base = b->data + (size_t)i * b->slot_size + b->headroom;
+    bind->iovecs[i].iov_len = b->packet_capacity + b->tailroom;
+  }
+#ifdef __linux__
+  for (uint32_t i = 0; i < b->capacity; i++) {
+    struct msghdr *h = &bind->messages[i].msg_hdr;
+    memset(h, 0, sizeof *h);
+    h->msg_name = &bind->addresses[i];
+    h->msg_namelen = sizeof bind->addresses[i];
+    h->msg_iov = &bind->iovecs[i];
+    h->msg_iovlen = 1;
+  }
+  do n = recvmmsg(sock->fd, bind->messages, b->capacity, MSG_DONTWAIT, NULL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return 0;
+  for (int i = 0; i < n; i++) received[i] = (bind->messages[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int)bind->messages[i].msg_len;
+#else
+  for (uint32_t i = 0; i < b->capacity; i++) {
+    struct msghdr h;
+    ssize_t len;
+    memset(&h, 0, sizeof h);
+    h.msg_name = &bind->addresses[i];
+    h.msg_namelen = sizeof bind->addresses[i];
+    h.msg_iov = &bind->iovecs[i];
+    h.msg_iovlen = 1;
+    do len = recvmsg(sock->fd, &h, MSG_DONTWAIT);
+    while (len < 0 && errno == EINTR);
+    if (len < 0) break;
+    received[n++] = (h.msg_flags & MSG_TRUNC) ? -1 : (int)len;
+  }
+#endif
+  return n;
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  udp_socket *sock = (udp_socket *)handle->data;
+  udp_bind *bind = sock->owner;
+  io_batch *b = &bind->batch;
+  int received[1024];
+  uint32_t kept = 0;
+  int n;
+  napi_handle_scope scope;
+
+  if (status < 0) {
+    /* A pending socket error (POLLERR); libuv stopped the watcher. Clear it and carry on. */
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(sock->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (uv_poll_start(&sock->poll, UV_READABLE, on_readable) != 0) sock->polling = 0;
+    return;
+  }
+  n = receive_batch(bind, sock, received);
+  for (int i = 0; i < n; i++) {
+    size_t length;
+    if (received[i] < 0 || (size_t)received[i] > b->packet_capacity) {
+      bind->stats.oversized++;
+      continue;
+    }
+    length = (size_t)received[i];
+    /* Slots stay where they are; the kept datagrams are described in order by offsets. */
+    b->offsets[kept] = (int32_t)((size_t)i * b->slot_size + b->headroom);
+    b->lengths[kept] = (int32_t)length;
+    write_source(b->sources + (size_t)kept * SOURCE_RECORD, &bind->addresses[i]);
+    kept++;
+  }
+  if (kept == 0) return;
+  io_stats_count_batch(&bind->stats, kept);
+  napi_open_handle_scope(bind->env, &scope);
+  {
+    double args[2] = {kept, 0};
+    bind->delivering = 1;
+    io_callback_call(&bind->on_event, 2, args);
+    bind->delivering = 0;
+  }
+  if (!bind->open) release_js(bind);
+  napi_close_handle_scope(bind->env, scope);
+}
+
+static void finalize_bind(napi_env env, void *data, void *hint) {
+  udp_bind *bind = (udp_bind *)data;
+  bind->finalized = 1;
+  close_bind(bind);
+  maybe_free(bind);
+}
+
+static udp_bind *unwrap_open(napi_env env, napi_value value) {
+  udp_bind *bind = (udp_bind *)io_unwrap(env, value, &udp_tag);
+  if (bind != NULL && !bind->open) {
+    io_throw(env, "ERR_UDP_CLOSED", "the UDP sockets are closed");
+    return NULL;
+  }
+  return bind;
+}
+
+/* udpOpen(port, mark) -> handle */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  napi_value args[2];
+  uint32_t port, mark;
+  udp_bind *bind;
+  int err, failed_family = 0;
+  if (!io_args(env, info, 2, args, NULL) || !io_get_u32(env, args[0], &port) ||
+      !io_get_u32(env, args[1], &mark))
+    return NULL;
+  IO_CHECK_ARG(env, port <= 65535, "udpOpen: the port must be 0 to 65535");
+  bind = (udp_bind *)calloc(1, sizeof *bind);
+  if (bind == NULL) return NULL;
+  bind->env = env;
+  bind->mark = mark;
+  for (int i = 0; i < 2; i++) {
+    bind->sockets[i].fd = -1;
+    bind->sockets[i].family = i == 0 ? 4 : 6;
+    bind->sockets[i].owner = bind;
+  }
+  if ((err = open_pair(bind, (uint16_t)port, &failed_family)) < 0) {
+    char what[160];
+    free(bind);
+    if (err == -EADDRINUSE)
+      snprintf(what, sizeof what, "UDP port %u is already in use (IPv%d); choose another listen port",
+               port, failed_family);
+    else if (err == -EACCES && port < 1024)
+      snprintf(what, sizeof what, "UDP port %u needs privileges to bind (IPv%d)", port, failed_family);
+    else if (err == -EPERM)
+      snprintf(what, sizeof what, "cannot set the socket mark %u (needs CAP_NET_ADMIN)", mark);
+    else
+      snprintf(what, sizeof what, "cannot open the UDP socket on port %u (IPv%d)", port, failed_family);
+    io_throw_errno(env, -err, what);
+    return NULL;
+  }
+  bind->open = 1;
+  return io_wrap(env, bind, &udp_tag, finalize_bind);
+}
+
+static napi_value js_port(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  udp_bind *bind;
+  if (!io_args(env, info, 1, args, NULL) || (bind = io_unwrap(env, args[0], &udp_tag)) == NULL) return NULL;
+  return io_number(env, bind->port);
+}
+
+/* udpFamilies(handle) -> bit 1: IPv4 socket open, bit 2: IPv6 socket open. */
+static napi_value js_families(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  udp_bind *bind;
+  if (!io_args(env, info, 1, args, NULL) || (bind = io_unwrap(env, args[0], &udp_tag)) == NULL) return NULL;
+  return io_number(env, (bind->sockets[0].fd >= 0 ? 1 : 0) | (bind->sockets[1].fd >= 0 ? 2 : 0));
+}
+
+static napi_value js_set_mark(napi_env env, napi_callback_info info) {
+  napi_value args[2];
+  udp_bind *bind;
+  uint32_t mark;
+  if (!io_args(env, info, 2, args, NULL) || (bind = unwrap_open(env, args[0])) == NULL ||
+      !io_get_u32(env, args[1], &mark))
+    return NULL;
+  for (int i = 0; i < 2; i++) {
+    int err;
+    if (bind->sockets[i].fd < 0) continue;
+    if ((err = apply_mark(bind->sockets[i].fd, mark)) < 0) {
+      io_throw_errno(env, -err, "cannot set the socket mark (fwmark needs CAP_NET_ADMIN)");
+      return NULL;
+    }
+  }
+  bind->mark = mark;
+  return io_undefined(env);
+}
+
+/* udpGetMark(handle, family) -> the SO_MARK the kernel holds for that socket (0 where unsupported). */
+static napi_value js_get_mark(napi_env env, napi_callback_info info) {
+  napi_value args[2];
+  udp_bind *bind;
+  uint32_t family, mark = 0;
+  if (!io_args(env, info, 2, args, NULL) || (bind = unwrap_open(env, args[0])) == NULL ||
+      !io_get_u32(env, args[1], &family))
+    return NULL;
+#ifdef SO_MARK
+  {
+    udp_socket *sock = &bind->sockets[family == 6 ? 1 : 0];
+    socklen_t len = sizeof mark;
+    if (sock->fd >= 0 && getsockopt(sock->fd, SOL_SOCKET, SO_MARK, &mark, &len) < 0) {
+      io_throw_errno(env, errno, "cannot read the socket mark");
+      return NULL;
+    }
+  }
+#endif
+  return io_number(env, mark);
+}
+
+/*
+ * udpStart(handle, buffer, offsets, lengths, slotSize, headroom, packetCapacity, sources,
+ *          onEvent(count, errno)). Calling it again swaps in new buffers and callback.
+ */
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  napi_value args[9];
+  udp_bind *bind;
+  io_batch batch;
+  io_callback cb;
+  uint8_t *sources;
+  size_t sources_len;
+  uv_loop_t *loop;
+  if (!io_args(env, info, 9, args, NULL) || (bind = unwrap_open(env, args[0])) == NULL) return NULL;
+  if (bind->delivering) {
+    io_throw(env, "ERR_UDP_BUSY", "udpStart cannot be called from inside the datagram callback");
+    return NULL;
+  }
+  if (io_batch_init(env, &batch, args + 1) != 0) return NULL;
+  if (io_get_bytes(env, args[7], &sources, &sources_len) != 0) {
+    io_batch_release(env, &batch);
+    return NULL;
+  }
+  if (batch.capacity > 1024 || sources_len < (size_t)batch.capacity * SOURCE_RECORD) {
+    io_batch_release(env, &batch);
+    napi_throw_range_error(env, NULL, "udpStart: at most 1024 slots, and 20 bytes of sources per slot");
+    return NULL;
+  }
+  if (io_callback_init(env, &cb, args[8], "wirelane:udp") != 0) {
+    io_batch_release(env, &batch);
+    return NULL;
+  }
+  release_js(bind);
+  bind->batch = batch;
+  bind->batch.sources = sources;
+  napi_create_reference(env, args[7], 1, &bind->batch.refs[3]);
+  bind->on_event = cb;
+#ifdef __linux__
+  bind->messages = calloc(batch.capacity, sizeof *bind->messages);
+#endif
+  bind->iovecs = calloc(batch.capacity, sizeof *bind->iovecs);
+  bind->addresses = calloc(batch.capacity, sizeof *bind->addresses);
+  napi_get_uv_event_loop(env, &loop);
+  for (int i = 0; i < 2; i++) {
+    udp_socket *sock = &bind->sockets[i];
+    int err;
+    if (sock->fd < 0) continue;
+    if (!sock->poll_open) {
+      if ((err = uv_poll_init(loop, &sock->poll, sock->fd)) != 0) {
+        io_throw(env, uv_err_name(err), "cannot watch the UDP socket on the event loop");
+        return NULL;
+      }
+      sock->poll.data = sock;
+      sock->poll_open = 1;
+    }
+    if (!sock->polling) {
+      if ((err = uv_poll_start(&sock->poll, UV_READABLE, on_readable)) != 0) {
+        io_throw(env, uv_err_name(err), "cannot watch the UDP socket on the event loop");
+        return NULL;
+      }
+      sock->polling = 1;
+    }
+  }
+  return io_undefined(env);
+}
+
+/* udpSend(handle, buffer, offsets, lengths, count, family, addressBytes, port) -> datagrams sent. */
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  napi_value args[8];
+  udp_bind *bind;
+  uint8_t *data, *address_bytes;
+  size_t data_len, offsets_count, lengths_count, address_len;
+  int32_t *offsets, *lengths;
+  uint32_t count, family, port, sent = 0;
+  struct sockaddr_storage to;
+  socklen_t to_len;
+  udp_socket *sock;
+  struct iovec iov[SEND_CHUNK];
+  if (!io_args(env, info, 8, args, NULL) || (bind = unwrap_open(env, args[0])) == NULL) return NULL;
+  if (io_get_bytes(env, args[1], &data, &data_len) != 0 ||
+      io_get_int32s(env, args[2], &offsets, &offsets_count) != 0 ||
+      io_get_int32s(env, args[3], &lengths, &lengths_count) != 0 || !io_get_u32(env, args[4], &count) ||
+      !io_get_u32(env, args[5], &family) || io_get_bytes(env, args[6], &address_bytes, &address_len) != 0 ||
+      !io_get_u32(env, args[7], &port))
+    return NULL;
+  IO_CHECK_ARG(env, count <= offsets_count && count <= lengths_count, "udpSend: count exceeds the offsets or lengths");
+  IO_CHECK_ARG(env, (family == 4 && address_len == 4) || (family == 6 && address_len == 16),
+               "udpSend: the address must be 4 bytes for IPv4 or 16 for IPv6");
+  IO_CHECK_ARG(env, port > 0 && port <= 65535, "udpSend: the port must be 1 to 65535");
+  memset(&to, 0, sizeof to);
+  if (family == 4) {
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&to;
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    memcpy(&v4->sin_addr, address_bytes, 4);
+    to_len = sizeof *v4;
+  } else {
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&to;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    memcpy(&v6->sin6_addr, address_bytes, 16);
+    to_len = sizeof *v6;
+  }
+  sock = &bind->sockets[family == 6 ? 1 : 0];
+  if (sock->fd < 0) {
+    bind->stats.write_dropped += count;
+    return io_number(env, 0);
+  }
+
+  for (uint32_t start = 0; start < count;) {
+    uint32_t chunk = 0;
+    int n;
+    /* Gather the next chunk of valid datagrams; malformed entries are dropped. */
+    while (start < count && chunk < SEND_CHUNK) {
+      int32_t offset = offsets[start], length = lengths[start];
+      if (offset < 0 || length < 0 || (size_t)offset + (size_t)length > data_len) {
+        bind->stats.write_dropped++;
+      } else {
+        iov[chunk].iov_base = data + offset;
+        iov[chunk].iov_len = (size_t)length;
+        chunk++;
+      }
+      start++;
+    }
+    for (uint32_t done = 0; done < chunk;) {
+#ifdef __linux__
+      struct mmsghdr messages[SEND_CHUNK];
+      uint32_t todo = chunk - done;
+      memset(messages, 0, sizeof(struct mmsghdr) * todo);
+      for (uint32_t i = 0; i < todo; i++) {
+        messages[i].msg_hdr.msg_name = &to;
+        messages[i].msg_hdr.msg_namelen = to_len;
+        messages[i].msg_hdr.msg_iov = &iov[done + i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+      }
+      do n = sendmmsg(sock->fd, messages, todo, MSG_DONTWAIT);
+      while (n < 0 && errno == EINTR);
+#else
+      ssize_t one;
+      do one = sendto(sock->fd, iov[done].iov_base, iov[done].iov_len, MSG_DONTWAIT, (struct sockaddr *)&to, to_len);
+      while (one < 0 && errno == EINTR);
+      n = one < 0 ? -1 : 1;
+#endif
+      if (n > 0) {
+        sent += (uint32_t)n;
+        done += (uint32_t)n;
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        /* The socket buffer is full: never block, drop the rest. */
+        bind->stats.write_dropped += (chunk - done) + (count - start);
+        return io_number(env, sent);
+      }
+      /* This datagram was refused (unreachable, too big...): drop it and go on. */
+      bind->stats.write_dropped++;
+      done++;
+    }
+  }
+  return io_number(env, sent);
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  udp_bind *bind;
+  if (!io_args(env, info, 1, args, NULL) || (bind = io_unwrap(env, args[0], &udp_tag)) == NULL) return NULL;
+  close_bind(bind);
+  return io_undefined(env);
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  udp_bind *bind;
+  if (!io_args(env, info, 1, args, NULL) || (bind = io_unwrap(env, args[0], &udp_tag)) == NULL) return NULL;
+  return io_stats_object(env, &bind->stats);
+}
+
+void io_register_udp(napi_env env, napi_value exports) {
+  io_export(env, exports, "udpOpen", js_open);
+  io_export(env, exports, "udpPort", js_port);
+  io_export(env, exports, "udpFamilies", js_families);
+  io_export(env, exports, "udpSetMark", js_set_mark);
+  io_export(env, exports, "udpGetMark", js_get_mark);
+  io_export(env, exports, "udpStart", js_start);
+  io_export(env, exports, "udpSend", js_send);
+  io_export(env, exports, "udpClose", js_close);
+  io_export(env, exports, "udpStats", js_stats);
+}
+
+#endif
