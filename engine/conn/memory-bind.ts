@@ -1,0 +1,239 @@
+/**
+ * An in-memory UDP underlay for tests: binds attached to one MemoryNetwork exchange datagrams
+ * through it, and the network can drop, duplicate, reorder, record and forge them.
+ *
+ * Delivery is asynchronous (setImmediate), and everything queued for one bind by the time the
+ * network flushes arrives as one batch, as recvmmsg would deliver it.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { HEADROOM, TAILROOM } from '../tun/tun.js';
+import type { Bind, DatagramBatch, Endpoint } from './bind.js';
+
+/** The bytes of an IPv4 or IPv6 literal; throws on anything else. */
+export function ipAddressBytes(address: string): Uint8Array {
+  if (isIPv4(address)) return Uint8Array.from(address.split('.').map(Number));
+  if (!isIPv6(address)) throw new Error(`not an IP address: ${address}`);
+  let text = address;
+  const out = new Uint8Array(16);
+  // A trailing dotted quad (::ffff:192.0.2.1) becomes two groups.
+  const lastColon = text.lastIndexOf(':');
+  if (text.includes('.', lastColon)) {
+    const v4 = ipAddressBytes(text.slice(lastColon + 1));
+    text = `${text.slice(0, lastColon + 1)}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined
+    ? headGroups
+    : [...headGroups, ...new Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  groups.forEach((g, i) => {
+    const v = parseInt(g, 16);
+    out[i * 2] = v >> 8;
+    out[i * 2 + 1] = v & 0xff;
+  });
+  return out;
+}
+
+export function makeEndpoint(address: string, port: number): Endpoint {
+  const family = isIPv4(address) ? 4 : 6;
+  const addressBytes = ipAddressBytes(address);
+  const key = family === 4 ? `${address}:${port}` : `[${address}]:${port}`;
+  return { family, address, port, key, addressBytes };
+}
+
+export function parseEndpointText(text: string): Endpoint {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(text);
+  const address = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (address === undefined || !(port >= 0 && port <= 65535)) throw new Error(`invalid endpoint: ${text}`);
+  if (match?.[1] !== undefined ? !isIPv6(address) : !isIPv4(address)) throw new Error(`invalid endpoint: ${text}`);
+  return makeEndpoint(address, port);
+}
+
+/** One datagram on the fake wire. */
+export interface WireDatagram {
+  from: Endpoint;
+  to: string;
+  data: Uint8Array;
+}
+
+/**
+ * Decides the fate of each datagram sent: return it (possibly changed) to deliver, an array to
+ * deliver several (duplicates, forgeries), or null to drop.
+ */
+export type WireFilter = (datagram: WireDatagram) => WireDatagram | WireDatagram[] | null;
+
+export class MemoryNetwork {
+  private readonly binds = new Map<string, MemoryBind>();
+  private readonly queues = new Map<MemoryBind, WireDatagram[]>();
+  private flushScheduled = false;
+  /** Applied to every datagram sent; default delivers unchanged. */
+  filter: WireFilter | null = null;
+  /** Reverses each flush's delivery order when set (reordering). */
+  reorder = false;
+  /** Every datagram sent (before the filter), when recording is on. */
+  readonly recorded: WireDatagram[] = [];
+  record = false;
+  sent = 0;
+  delivered = 0;
+
+  /** @internal */
+  attach(bind: MemoryBind, key: string): void {
+    if (this.binds.has(key)) throw new Error(`address in use: ${key}`);
+    this.binds.set(key, bind);
+  }
+
+  /** @internal */
+  detach(key: string): void {
+    this.binds.delete(key);
+  }
+
+  isInUse(key: string): boolean {
+    return this.binds.has(key);
+  }
+
+  /** Sends a datagram as if from `from` (forging, replaying). */
+  inject(from: Endpoint, to: string, data: Uint8Array): void {
+    this.enqueue({ from, to, data: Uint8Array.prototype.slice.call(data) });
+  }
+
+  /** @internal */
+  transmit(datagram: WireDatagram): void {
+    this.sent++;
+    if (this.record) this.recorded.push({ ...datagram, data: datagram.data.slice() });
+    const fate = this.filter === null ? datagram : this.filter(datagram);
+    if (fate === null) return;
+    for (const d of Array.isArray(fate) ? fate : [fate]) this.enqueue(d);
+  }
+
+  private enqueue(datagram: WireDatagram): void {
+    const bind = this.binds.get(datagram.to);
+    if (bind === undefined) return;
+    let queue = this.queues.get(bind);
+    if (queue === undefined) this.queues.set(bind, (queue = []));
+    queue.push(datagram);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Delivers everything queued now (tests may call it to step the wire by hand). */
+  flush(): void {
+    this.flushScheduled = false;
+    const queues = [...this.queues];
+    this.queues.clear();
+    for (const [bind, queue] of queues) {
+      if (this.reorder) queue.reverse();
+      this.delivered += queue.length;
+      bind.deliver(queue);
+    }
+  }
+
+  /** Resolves once nothing is queued on the wire (bounded: throws after `maxRounds`). */
+  async settle(maxRounds = 1000): Promise<void> {
+    for (let i = 0; i < maxRounds; i++) {
+      await new Promise((r) => setImmediate(r));
+      if (this.queues.size === 0 && !this.flushScheduled) return;
+    }
+    throw new Error('memory network did not settle');
+  }
+}
+
+export class MemoryBind implements Bind {
+  private readonly network: MemoryNetwork;
+  private address: string;
+  private portValue = 0;
+  private mark = 0;
+  private listener: ((batch: DatagramBatch) => void) | null = null;
+  private static nextEphemeralPort = 40000;
+
+  constructor(network: MemoryNetwork, address: string) {
+    this.network = network;
+    this.address = address;
+  }
+
+  private key(): string {
+    return makeEndpoint(this.address, this.portValue).key;
+  }
+
+  /** Our own endpoint as the network sees it (the source of what we send). */
+  localEndpoint(): Endpoint {
+    return makeEndpoint(this.address, this.portValue);
+  }
+
+  open(port: number): number {
+    this.close();
+    const chosen = port === 0 ? MemoryBind.nextEphemeralPort++ : port;
+    const key = makeEndpoint(this.address, chosen).key;
+    if (this.network.isInUse(key)) throw new Error(`listen port ${chosen} is already in use`);
+    this.portValue = chosen;
+    this.network.attach(this, key);
+    return chosen;
+  }
+
+  port(): number {
+    return this.portValue;
+  }
+
+  setMark(mark: number): void {
+    this.mark = mark;
+  }
+
+  currentMark(): number {
+    return this.mark;
+  }
+
+  /** Moves this bind to another address, keeping its port (roaming). */
+  moveTo(address: string): void {
+    const port = this.portValue;
+    this.close();
+    this.address = address;
+    if (port !== 0) this.open(port);
+  }
+
+  start(onDatagrams: (batch: DatagramBatch) => void): void {
+    this.listener = onDatagrams;
+  }
+
+  send(buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, endpoint: Endpoint): number {
+    if (this.portValue === 0) return 0;
+    const from = this.localEndpoint();
+    for (let i = 0; i < count; i++) {
+      const off = offsets[i]!;
+      const data = Uint8Array.prototype.slice.call(buffer, off, off + lengths[i]!);
+      this.network.transmit({ from, to: endpoint.key, data });
+    }
+    return count;
+  }
+
+  parseEndpoint(text: string): Endpoint {
+    return parseEndpointText(text);
+  }
+
+  /** @internal Delivers datagrams as one batch laid out like the native bind's. */
+  deliver(datagrams: WireDatagram[]): void {
+    if (this.listener === null || datagrams.length === 0) return;
+    const slot = (d: WireDatagram) => HEADROOM + d.data.length + TAILROOM;
+    const buffer = Buffer.alloc(datagrams.reduce((sum, d) => sum + slot(d), 0));
+    const offsets = new Int32Array(datagrams.length);
+    const lengths = new Int32Array(datagrams.length);
+    const endpoints: Endpoint[] = [];
+    let at = 0;
+    datagrams.forEach((d, i) => {
+      offsets[i] = at + HEADROOM;
+      lengths[i] = d.data.length;
+      buffer.set(d.data, at + HEADROOM);
+      endpoints.push(d.from);
+      at += slot(d);
+    });
+    this.listener({ buffer, offsets, lengths, count: datagrams.length, endpoints });
+    buffer.fill(0xee);
+  }
+
+  close(): void {
+    if (this.portValue !== 0) this.network.detach(this.key());
+    this.portValue = 0;
+  }
+}

@@ -1,0 +1,696 @@
+/**
+ * The Device: one WireGuard interface, joining the protocol core (engine/noise) to the TUN, the
+ * UDP bind, the allowed-IPs trie and the clock.
+ *
+ * Outbound (TUN -> UDP). The TUN hands a batch of IP packets in one buffer with room around each
+ * packet. For each packet the trie maps its destination to a peer (no peer: dropped and counted,
+ * quietly - the OS routinely sends IPv6 link-local and multicast packets into the TUN); the peer's
+ * PeerSession encrypts it in place (or stages it while a handshake is due); the resulting
+ * datagram's place is noted on the peer. After the batch, each peer that got datagrams sends them
+ * in one Bind.send to its endpoint. Nothing is allocated per packet.
+ *
+ * Inbound (UDP -> TUN). Each datagram of a batch is dispatched on its message type. Transport
+ * messages: receiver index -> session -> decrypt in place -> the inner packet's source address
+ * must route back to the same peer (cryptokey routing) -> trimmed to the IP header's total length
+ * (the sender padded it) -> collected for one TUN write per batch. Any authenticated packet roams
+ * the peer's endpoint to the address it came from. Handshake messages are size-checked, copied
+ * into a bounded queue and handled in slices (setImmediate), so a flood of initiations, each
+ * costing Diffie-Hellman, cannot starve transport packets. There, mac1 is checked; under load a
+ * valid mac2 is required (else a cookie reply goes back and no DH is spent) and the per-source
+ * rate limiter applies; then initiations are consumed, matched to a peer by static key and
+ * answered, and responses and cookie replies go to the session that owns their receiver index.
+ *
+ * Timers. The protocol core tells each peer's next deadline; the device keeps one setTimeout for
+ * the earliest and polls peers whose deadline has come. Every peer a batch touched is polled
+ * right after the batch (its timers may have moved, a handshake may be due), so there is no timer
+ * per packet and no periodic tick.
+ *
+ * Configuration is the UAPI's typed `set` request, validated whole before anything changes.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Bind, DatagramBatch, Endpoint } from '../conn/bind.js';
+import type { CryptoBackend } from '../crypto/backend.js';
+import type { Logger } from '../logger.js';
+import {
+  MAX_PEERS,
+  MAX_STAGED_PACKETS,
+  MESSAGE_COOKIE_REPLY,
+  MESSAGE_COOKIE_REPLY_SIZE,
+  MESSAGE_INITIATION,
+  MESSAGE_INITIATION_SIZE,
+  MESSAGE_KEEPALIVE_SIZE,
+  MESSAGE_RESPONSE,
+  MESSAGE_RESPONSE_SIZE,
+  MESSAGE_TRANSPORT,
+  MESSAGE_TRANSPORT_HEADER_SIZE,
+} from '../noise/constants.js';
+import type { LocalIdentity, PeerSession as PeerSessionApi } from '../noise/api.js';
+import { createLocalIdentity, consumeInitiation } from '../noise/handshake.js';
+import { CookieChecker } from '../noise/cookie.js';
+import { PeerSession } from '../noise/peer-session.js';
+import { AllowedIps } from '../routing/allowed-ips.js';
+import type { Cidr } from '../routing/cidr.js';
+import { HEADROOM, type PacketBatch, type TunDevice } from '../tun/tun.js';
+import {
+  UAPI_EINVAL,
+  type UapiDeviceSnapshot,
+  type UapiError,
+  type UapiPeerChange,
+  type UapiPeerSnapshot,
+  type UapiSetRequest,
+} from '../uapi/types.js';
+import type { DeviceOptions, EngineDevice } from './api.js';
+import { DropCounters, type DropReason } from './drop-counters.js';
+import { HandshakeQueue } from './handshake-queue.js';
+import { RandomIndexTable } from './index-table.js';
+import { Peer } from './peer.js';
+import { RateLimiter } from './ratelimiter.js';
+
+/** errno for a listen port already taken (Linux EADDRINUSE), as wireguard-go answers. */
+const UAPI_EADDRINUSE = 98;
+/** Handshake messages handled per slice before yielding to I/O, and the slice's time budget. */
+const HANDSHAKES_PER_SLICE = 64;
+const HANDSHAKE_SLICE_BUDGET_MS = 4;
+/** How often, at most, the aggregated drop counts go to the debug log. */
+const DROP_REPORT_INTERVAL_MS = 10_000;
+
+/** The device's clocks: monotonic milliseconds for the protocol, Unix milliseconds for humans. */
+export interface DeviceClock {
+  now(): number;
+  wallNow(): number;
+}
+
+export const systemClock: DeviceClock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+};
+
+export interface DeviceConstructorOptions extends DeviceOptions {
+  /** Tests drive a hand-stepped clock through this; defaults to the system's. */
+  clock?: DeviceClock;
+}
+
+function isAllZero(bytes: Uint8Array): boolean {
+  let acc = 0;
+  for (const b of bytes) acc |= b;
+  return acc === 0;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function keyHex(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
+}
+
+/** A peer as logs may name it: the first characters of its public key, which is not secret. */
+function peerName(peer: Peer): string {
+  return `peer(${Buffer.from(peer.publicKey).toString('base64').slice(0, 4)}…)`;
+}
+
+export class Device implements EngineDevice {
+  readonly name: string;
+  private readonly tun: TunDevice;
+  private readonly bind: Bind;
+  private readonly crypto: CryptoBackend;
+  private readonly logger: Logger;
+  private readonly clock: DeviceClock;
+
+  private local: LocalIdentity | null = null;
+  private cookieChecker: CookieChecker | null = null;
+  private fwmark = 0;
+  private readonly peers = new Map<string, Peer>();
+  private readonly peerBySession = new Map<PeerSessionApi, Peer>();
+  private readonly allowedIps = new AllowedIps<Peer>();
+  private readonly indices: RandomIndexTable<PeerSessionApi>;
+  private readonly rateLimiter = new RateLimiter();
+  private readonly handshakes = new HandshakeQueue();
+  private handshakeSliceScheduled = false;
+  private readonly drops = new DropCounters();
+  private lastDropReport = 0;
+
+  /** Peers a batch touched, polled once the batch is done. */
+  private touched: Peer[] = [];
+  /** Inner packets of the current UDP batch, collected for one TUN write. */
+  private tunOffsets = new Int32Array(64);
+  private tunLengths = new Int32Array(64);
+  /** For sending one datagram the core handed us (handshakes, keepalives, staged packets). */
+  private readonly oneOffset = new Int32Array(1);
+  private readonly oneLength = new Int32Array(1);
+
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private closed = false;
+  private readonly closedListeners: Array<() => void> = [];
+
+  constructor(options: DeviceConstructorOptions) {
+    this.tun = options.tun;
+    this.bind = options.bind;
+    this.crypto = options.crypto;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.name = options.tun.name;
+    this.indices = new RandomIndexTable<PeerSessionApi>(options.crypto);
+    this.bind.open(0);
+    this.bind.start(this.onDatagrams);
+    this.tun.start(this.onTunPackets);
+    this.tun.onClosed(() => {
+      if (this.closed) return;
+      this.logger.info(`interface ${this.name} was removed; closing the device`);
+      this.close();
+      for (const listener of this.closedListeners) listener();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outbound: TUN -> peers -> UDP
+
+  private readonly onTunPackets = (batch: PacketBatch): void => {
+    if (this.closed) return;
+    const now = this.clock.now();
+    const { buffer, offsets, lengths, count } = batch;
+    for (let i = 0; i < count; i++) {
+      const offset = offsets[i]!;
+      const length = lengths[i]!;
+      const version = length > 0 ? buffer[offset]! >>> 4 : 0;
+      if (!((version === 4 && length >= 20) || (version === 6 && length >= 40))) {
+        this.drops.add('badTunPacket');
+        continue;
+      }
+      const peer = this.allowedIps.lookupDestination(buffer, offset);
+      if (peer === undefined) {
+        this.drops.add('noRoute');
+        continue;
+      }
+      const session = peer.session;
+      if (session === null) {
+        this.drops.add('noPrivateKey');
+        continue;
+      }
+      const datagramLength = session.encrypt(buffer, offset, length, now);
+      this.touch(peer);
+      if (datagramLength > 0) peer.queueDatagram(offset - HEADROOM, datagramLength);
+    }
+    // One send per peer for the whole batch. Polling (afterBatch) comes after, so a handshake
+    // initiation a staged packet triggered goes out too.
+    for (const peer of this.touched) {
+      if (peer.txCount === 0) continue;
+      const endpoint = peer.endpoint;
+      if (endpoint === null) this.drops.add('noEndpoint', peer.txCount);
+      else {
+        const sent = this.bind.send(buffer, peer.txOffsets, peer.txLengths, peer.txCount, endpoint);
+        if (sent < peer.txCount) this.drops.add('sendFailed', peer.txCount - sent);
+      }
+      peer.txCount = 0;
+    }
+    this.afterBatch(now);
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Inbound: UDP -> sessions -> TUN
+
+  private readonly onDatagrams = (batch: DatagramBatch): void => {
+    if (this.closed) return;
+    const now = this.clock.now();
+    const { buffer, offsets, lengths, count, endpoints } = batch;
+    if (this.tunOffsets.length < count) {
+      this.tunOffsets = new Int32Array(count);
+      this.tunLengths = new Int32Array(count);
+    }
+    let deliver = 0;
+    let queuedHandshakes = false;
+    for (let i = 0; i < count; i++) {
+      const offset = offsets[i]!;
+      const length = lengths[i]!;
+      // The type is a little-endian u32: 1..4 in the first byte, three zero bytes.
+      if (length < 4 || (buffer[offset + 1]! | buffer[offset + 2]! | buffer[offset + 3]!) !== 0) {
+        this.drops.add('unknownMessageType');
+        continue;
+      }
+      const type = buffer[offset]!;
+      if (type === MESSAGE_TRANSPORT) {
+        const inner = this.receiveTransport(buffer, offset, length, endpoints[i]!, now);
+        if (inner > 0) {
+          this.tunOffsets[deliver] = offset + MESSAGE_TRANSPORT_HEADER_SIZE;
+          this.tunLengths[deliver] = inner;
+          deliver++;
+        }
+      } else if (type === MESSAGE_INITIATION || type === MESSAGE_RESPONSE || type === MESSAGE_COOKIE_REPLY) {
+        const expected =
+          type === MESSAGE_INITIATION ? MESSAGE_INITIATION_SIZE : type === MESSAGE_RESPONSE ? MESSAGE_RESPONSE_SIZE : MESSAGE_COOKIE_REPLY_SIZE;
+        if (length !== expected) this.drops.add('badMessageSize');
+        else if (!this.handshakes.push(buffer, offset, length, endpoints[i]!, now)) this.drops.add('handshakeQueueFull');
+        else queuedHandshakes = true;
+      } else {
+        this.drops.add('unknownMessageType');
+      }
+    }
+    if (deliver > 0) {
+      const written = this.tun.write(buffer, this.tunOffsets, this.tunLengths, deliver);
+      if (written < deliver) this.drops.add('tunWriteFailed', deliver - written);
+    }
+    if (queuedHandshakes) this.scheduleHandshakes();
+    this.afterBatch(now);
+  };
+
+  /**
+   * Decrypts one transport message in place. Returns the length of the inner IP packet to
+   * deliver (it starts 16 bytes into the message), or 0 when there is nothing to deliver.
+   */
+  private receiveTransport(buffer: Buffer, offset: number, length: number, from: Endpoint, now: number): number {
+    if (length < MESSAGE_KEEPALIVE_SIZE) {
+      this.drops.add('badMessageSize');
+      return 0;
+    }
+    const session = this.indices.lookup(buffer.readUInt32LE(offset + 4));
+    const peer = session === undefined ? undefined : this.peerBySession.get(session);
+    if (session === undefined || peer === undefined) {
+      this.drops.add('unknownReceiver');
+      return 0;
+    }
+    const plain = session.decrypt(buffer, offset, length, now);
+    this.touch(peer);
+    if (plain < 0) {
+      this.drops.add('decryptFailed');
+      return 0;
+    }
+    // Authenticated: the peer is wherever this came from (whitepaper §2.1, "roaming").
+    if (peer.endpoint !== from && peer.endpoint?.key !== from.key) peer.endpoint = from;
+    if (plain === 0) return 0; // keepalive
+    const inner = offset + MESSAGE_TRANSPORT_HEADER_SIZE;
+    const version = buffer[inner]! >>> 4;
+    let total: number;
+    if (version === 4 && plain >= 20) total = buffer.readUInt16BE(inner + 2);
+    else if (version === 6 && plain >= 40) total = 40 + buffer.readUInt16BE(inner + 4);
+    else total = -1;
+    if (total < (version === 4 ? 20 : 40) || total > plain) {
+      this.drops.add('badInnerPacket');
+      return 0;
+    }
+    // Cryptokey routing: "the source IP of the decrypted packet must be in the sending peer's
+    // allowed IPs", else the packet is dropped (whitepaper §2).
+    if (this.allowedIps.lookupSource(buffer, inner) !== peer) {
+      this.drops.add('sourceNotAllowed');
+      return 0;
+    }
+    return total;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Handshakes: the slow path, in slices
+
+  private scheduleHandshakes(): void {
+    if (this.handshakeSliceScheduled || this.closed) return;
+    this.handshakeSliceScheduled = true;
+    setImmediate(this.processHandshakeSlice);
+  }
+
+  private readonly processHandshakeSlice = (): void => {
+    this.handshakeSliceScheduled = false;
+    if (this.closed) return;
+    const started = performance.now();
+    const now = this.clock.now();
+    for (let n = 0; n < HANDSHAKES_PER_SLICE && performance.now() - started < HANDSHAKE_SLICE_BUDGET_MS; n++) {
+      const item = this.handshakes.shift();
+      if (item === undefined) break;
+      try {
+        this.receiveHandshake(item.message, item.from, now);
+      } catch (error) {
+        // A bug in the core must not take the device down with a hostile packet.
+        this.logger.error(`handshake message handling failed: ${(error as Error).message}`);
+      }
+    }
+    this.afterBatch(now);
+    if (this.handshakes.length > 0) this.scheduleHandshakes();
+  };
+
+  private receiveHandshake(message: Uint8Array, from: Endpoint, now: number): void {
+    const type = message[0];
+    if (type === MESSAGE_COOKIE_REPLY) {
+      // Cookie replies carry no macs: they are authenticated by their AEAD under our last mac1.
+      const session = this.indices.lookup(readUInt32LE(message, 4));
+      if (session === undefined || !session.receiveCookieReply(message, now)) this.drop('badResponse');
+      return;
+    }
+    const local = this.local;
+    const checker = this.cookieChecker;
+    if (local === null || checker === null) return this.drop('noPrivateKey');
+    if (!checker.checkMac1(message)) return this.drop('badMac1');
+    if (this.handshakes.isUnderLoad(now)) {
+      // "If the responder is under load, it may reject an initiation with a valid mac1 but an
+      // invalid mac2, and reply with a cookie reply" (whitepaper §5.3): proof of address first.
+      if (!checker.checkMac2(message, from.addressBytes, now)) {
+        this.sendDatagram(checker.createReply(message, from.addressBytes, now), from);
+        return this.drop('cookieReplySent');
+      }
+      if (!this.rateLimiter.allow(from.addressBytes, now)) return this.drop('rateLimited');
+    }
+    if (type === MESSAGE_INITIATION) {
+      const consumed = consumeInitiation(this.crypto, local, message);
+      if (consumed === null) return this.drop('badInitiation');
+      const peer = this.peers.get(keyHex(consumed.remoteStatic));
+      if (peer === undefined || peer.session === null) return this.drop('badInitiation');
+      const response = peer.session.receiveInitiation(consumed, now);
+      this.touch(peer);
+      if (response === null) return this.drop('initiationRefused');
+      peer.endpoint = from;
+      this.sendDatagram(response, from);
+    } else {
+      const session = this.indices.lookup(readUInt32LE(message, 8));
+      const peer = session === undefined ? undefined : this.peerBySession.get(session);
+      if (session === undefined || peer === undefined || !session.receiveResponse(message, now)) return this.drop('badResponse');
+      this.touch(peer);
+      peer.endpoint = from;
+    }
+  }
+
+  private drop(reason: DropReason): void {
+    this.drops.add(reason);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers: one setTimeout for the earliest deadline, plus a poll of every peer a batch touched
+
+  private touch(peer: Peer): void {
+    if (peer.touched) return;
+    peer.touched = true;
+    this.touched.push(peer);
+  }
+
+  private afterBatch(now: number): void {
+    const touched = this.touched;
+    for (let i = 0; i < touched.length; i++) {
+      const peer = touched[i]!;
+      peer.touched = false;
+      this.pollPeer(peer, now);
+    }
+    touched.length = 0;
+    if (now - this.lastDropReport >= DROP_REPORT_INTERVAL_MS) {
+      this.lastDropReport = now;
+      const report = this.drops.takeReport();
+      if (report !== null) this.logger.debug(`${this.name}: dropped packets since the last report: ${report}`);
+    }
+  }
+
+  /** Sends whatever the peer's core says is due, then re-arms the timer for its next deadline. */
+  private pollPeer(peer: Peer, now: number): void {
+    const session = peer.session;
+    if (session === null || this.closed) {
+      peer.deadline = Infinity;
+      return;
+    }
+    const wallNow = this.clock.wallNow();
+    // Bounded: at most every staged packet plus a handshake and a keepalive per poll.
+    for (let n = 0; n < MAX_STAGED_PACKETS + 4; n++) {
+      const datagram = session.poll(now, wallNow);
+      if (datagram === null) break;
+      if (peer.endpoint === null) this.drops.add('noEndpoint');
+      else this.sendDatagram(datagram, peer.endpoint);
+    }
+    peer.deadline = session.nextDeadline();
+    if (peer.deadline < this.timerAt) this.armTimer(peer.deadline);
+  }
+
+  private armTimer(deadline: number): void {
+    if (this.closed) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = deadline;
+    if (deadline === Infinity) {
+      this.timer = null;
+      return;
+    }
+    const delay = Math.max(0, Math.ceil(deadline - this.clock.now()));
+    this.timer = setTimeout(this.onTimer, delay);
+    // The device's sockets and TUN keep a process alive; its timers alone should not.
+    this.timer.unref();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    this.timerAt = Infinity;
+    this.runTimers();
+  };
+
+  /** Polls every peer whose deadline has come and re-arms for the next one (tests call this after stepping their clock). */
+  runTimers(): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    let earliest = Infinity;
+    for (const peer of this.peers.values()) {
+      if (peer.deadline <= now) this.pollPeer(peer, now);
+      if (peer.deadline < earliest) earliest = peer.deadline;
+    }
+    this.afterBatch(now);
+    if (earliest < this.timerAt) this.armTimer(earliest);
+  }
+
+  private sendDatagram(datagram: Uint8Array, endpoint: Endpoint): void {
+    this.oneOffset[0] = 0;
+    this.oneLength[0] = datagram.byteLength;
+    const buffer = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+    if (this.bind.send(buffer, this.oneOffset, this.oneLength, 1, endpoint) < 1) this.drops.add('sendFailed');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Configuration (UAPI)
+
+  snapshot(): UapiDeviceSnapshot {
+    const now = this.clock.now();
+    const wallNow = this.clock.wallNow();
+    const peers: UapiPeerSnapshot[] = [];
+    for (const peer of this.peers.values()) {
+      const session = peer.session;
+      const last = session?.lastHandshake ?? null;
+      let sec = 0;
+      let nsec = 0;
+      if (last !== null) {
+        const wallMs = wallNow - (now - last);
+        sec = Math.floor(wallMs / 1000);
+        nsec = Math.min(999_999_999, Math.round((wallMs - sec * 1000) * 1e6));
+      }
+      peers.push({
+        publicKey: Uint8Array.from(peer.publicKey),
+        presharedKey: peer.presharedKey === null ? null : Uint8Array.from(peer.presharedKey),
+        endpoint: peer.endpoint?.key ?? null,
+        persistentKeepaliveInterval: peer.persistentKeepalive,
+        lastHandshakeTimeSec: sec,
+        lastHandshakeTimeNsec: nsec,
+        rxBytes: session?.rxBytes ?? 0,
+        txBytes: session?.txBytes ?? 0,
+        allowedIps: this.allowedIps.entriesFor(peer),
+      });
+    }
+    return {
+      privateKey: this.local === null ? null : Uint8Array.from(this.local.privateKey),
+      listenPort: this.bind.port(),
+      fwmark: this.fwmark,
+      peers,
+    };
+  }
+
+  applySet(request: UapiSetRequest): UapiError | null {
+    if (this.closed) return { errno: UAPI_EINVAL, message: 'the device is closed' };
+    // Validate everything first: a request either applies whole or changes nothing.
+    const invalid = this.validate(request);
+    if (typeof invalid === 'object' && 'errno' in invalid) return invalid;
+    const endpoints = invalid;
+
+    // The listen port is the one change that can still fail (port taken), so it goes first.
+    if (request.listenPort !== undefined && request.listenPort !== this.bind.port() && !(request.listenPort === 0 && this.bind.port() !== 0)) {
+      const previous = this.bind.port();
+      try {
+        this.bind.open(request.listenPort);
+      } catch (error) {
+        try {
+          this.bind.open(previous);
+        } catch {
+          this.bind.open(0);
+        }
+        return { errno: UAPI_EADDRINUSE, message: `listen_port=${request.listenPort}: ${(error as Error).message}` };
+      }
+      this.logger.info(`${this.name}: listening on UDP port ${this.bind.port()}`);
+    }
+    if (request.fwmark !== undefined && request.fwmark !== this.fwmark) {
+      this.fwmark = request.fwmark;
+      this.bind.setMark(request.fwmark);
+    }
+    const now = this.clock.now();
+    if (request.privateKey !== undefined) this.setPrivateKey(request.privateKey, now);
+    if (request.replacePeers) for (const peer of [...this.peers.values()]) this.removePeer(peer);
+    for (const change of request.peers) this.applyPeerChange(change, endpoints.get(change), now);
+    this.afterBatch(now);
+    return null;
+  }
+
+  /** Checks what the UAPI parser cannot know; returns the parsed endpoints or the error. */
+  private validate(request: UapiSetRequest): Map<UapiPeerChange, Endpoint> | UapiError {
+    const fail = (message: string): UapiError => ({ errno: UAPI_EINVAL, message });
+    if (request.privateKey !== undefined && request.privateKey.length !== 32) return fail('private_key: a key is 32 bytes');
+    if (request.listenPort !== undefined && !(Number.isInteger(request.listenPort) && request.listenPort >= 0 && request.listenPort <= 65535)) {
+      return fail('listen_port: must be 0..65535');
+    }
+    if (request.fwmark !== undefined && !(Number.isInteger(request.fwmark) && request.fwmark >= 0 && request.fwmark <= 0xffffffff)) {
+      return fail('fwmark: must be 0..4294967295');
+    }
+    const endpoints = new Map<UapiPeerChange, Endpoint>();
+    const known = new Set(request.replacePeers ? [] : this.peers.keys());
+    for (const change of request.peers) {
+      if (change.publicKey.length !== 32) return fail('public_key: a key is 32 bytes');
+      const id = keyHex(change.publicKey);
+      if (change.remove) {
+        known.delete(id);
+        continue;
+      }
+      if (!change.updateOnly) known.add(id);
+      if (change.presharedKey !== undefined && change.presharedKey.length !== 32) return fail('preshared_key: a key is 32 bytes');
+      if (change.endpoint !== undefined) {
+        try {
+          endpoints.set(change, this.bind.parseEndpoint(change.endpoint));
+        } catch (error) {
+          return fail(`endpoint: ${(error as Error).message}`);
+        }
+      }
+      const keepalive = change.persistentKeepaliveInterval;
+      if (keepalive !== undefined && !(Number.isInteger(keepalive) && keepalive >= 0 && keepalive <= 65535)) {
+        return fail('persistent_keepalive_interval: must be 0..65535');
+      }
+      for (const cidr of change.allowedIps) {
+        const bytes = cidr.family === 4 ? 4 : 16;
+        if (cidr.address.length !== bytes || !Number.isInteger(cidr.bits) || cidr.bits < 0 || cidr.bits > bytes * 8) {
+          return fail('allowed_ip: not a valid prefix');
+        }
+      }
+    }
+    if (known.size > MAX_PEERS) return fail(`public_key: too many peers (at most ${MAX_PEERS})`);
+    return endpoints;
+  }
+
+  private setPrivateKey(privateKey: Uint8Array, now: number): void {
+    if (this.local !== null && bytesEqual(this.local.privateKey, privateKey)) return;
+    if (isAllZero(privateKey)) {
+      this.local = null;
+      this.cookieChecker = null;
+      for (const peer of this.peers.values()) this.dropSession(peer);
+      return;
+    }
+    const local = createLocalIdentity(this.crypto, Uint8Array.from(privateKey));
+    this.local = local;
+    this.cookieChecker = new CookieChecker(this.crypto, local.publicKey);
+    // A peer with our own public key would be ourselves: wireguard-go removes it.
+    const self = this.peers.get(keyHex(local.publicKey));
+    if (self !== undefined) this.removePeer(self);
+    for (const peer of this.peers.values()) {
+      if (peer.session === null) this.createSession(peer, now);
+      else peer.session.setLocal(local);
+      this.touch(peer);
+    }
+  }
+
+  private applyPeerChange(change: UapiPeerChange, endpoint: Endpoint | undefined, now: number): void {
+    const id = keyHex(change.publicKey);
+    let peer = this.peers.get(id);
+    if (change.remove) {
+      if (peer !== undefined) this.removePeer(peer);
+      return;
+    }
+    // As wireguard-go: a peer with the device's own public key is ignored.
+    if (this.local !== null && bytesEqual(change.publicKey, this.local.publicKey)) return;
+    if (peer === undefined) {
+      if (change.updateOnly) return;
+      peer = new Peer(change.publicKey);
+      this.peers.set(id, peer);
+      if (this.local !== null) this.createSession(peer, now);
+      this.logger.debug(`${this.name}: ${peerName(peer)} created`);
+    }
+    if (change.presharedKey !== undefined) {
+      peer.presharedKey = isAllZero(change.presharedKey) ? null : Uint8Array.from(change.presharedKey);
+      peer.session?.setPresharedKey(peer.presharedKey);
+    }
+    if (endpoint !== undefined) peer.endpoint = endpoint;
+    if (change.persistentKeepaliveInterval !== undefined) {
+      peer.persistentKeepalive = change.persistentKeepaliveInterval;
+      peer.session?.setPersistentKeepalive(change.persistentKeepaliveInterval, now);
+    }
+    if (change.replaceAllowedIps) this.allowedIps.removeByValue(peer);
+    for (const cidr of change.allowedIps) this.allowedIps.insert(cidr as Cidr, peer);
+    this.touch(peer);
+  }
+
+  private createSession(peer: Peer, now: number): void {
+    const local = this.local;
+    if (local === null) return;
+    const session = new PeerSession({
+      crypto: this.crypto,
+      local,
+      remotePublicKey: peer.publicKey,
+      presharedKey: peer.presharedKey,
+      persistentKeepalive: peer.persistentKeepalive,
+      indices: this.indices,
+      now,
+    });
+    peer.session = session;
+    this.peerBySession.set(session, peer);
+  }
+
+  private dropSession(peer: Peer): void {
+    const session = peer.session;
+    if (session === null) return;
+    this.peerBySession.delete(session);
+    session.destroy();
+    peer.session = null;
+    peer.deadline = Infinity;
+  }
+
+  private removePeer(peer: Peer): void {
+    this.dropSession(peer);
+    this.allowedIps.removeByValue(peer);
+    this.peers.delete(peer.id);
+    this.logger.debug(`${this.name}: ${peerName(peer)} removed`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifecycle and diagnostics
+
+  rehandshakeAll(): void {
+    if (this.closed) return;
+    for (const peer of this.peers.values()) {
+      peer.session?.requestHandshake();
+      this.touch(peer);
+    }
+    this.afterBatch(this.clock.now());
+  }
+
+  /** Dropped packets by reason since the device started (for debugging and tests). */
+  dropCounts(): Record<DropReason, number> {
+    return this.drops.snapshot();
+  }
+
+  onClosed(listener: () => void): void {
+    this.closedListeners.push(listener);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.handshakes.clear();
+    this.tun.close();
+    this.bind.close();
+    for (const peer of this.peers.values()) this.dropSession(peer);
+    this.peers.clear();
+    this.allowedIps.clear();
+    if (this.local !== null) (this.local.privateKey as Uint8Array).fill(0);
+    this.local = null;
+    this.cookieChecker = null;
+    const report = this.drops.takeReport();
+    if (report !== null) this.logger.debug(`${this.name}: dropped packets since the last report: ${report}`);
+  }
+}
+
+function readUInt32LE(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) >>> 0;
+}
