@@ -1,0 +1,61 @@
+/** Choosing the crypto backend: default, explicit, WIRELANE_CRYPTO, and the fallback to noble. */
+import { test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { CRYPTO_BACKEND_ENV, loadCryptoBackend, nobleBackend, selectCryptoBackend, sodiumAvailability } from '../../engine/crypto/index.js';
+import { loadSodiumBackend } from '../../engine/crypto/sodium.js';
+
+const savedEnv = process.env[CRYPTO_BACKEND_ENV];
+afterEach(() => {
+  if (savedEnv === undefined) delete process.env[CRYPTO_BACKEND_ENV];
+  else process.env[CRYPTO_BACKEND_ENV] = savedEnv;
+});
+
+test('without a choice, sodium is used when it loads', () => {
+  delete process.env[CRYPTO_BACKEND_ENV];
+  assert.deepEqual(sodiumAvailability(), { available: true });
+  assert.equal(loadCryptoBackend().name, 'sodium');
+  assert.deepEqual(selectCryptoBackend().fallbackReason, null);
+});
+
+test('an explicit name is honoured', () => {
+  delete process.env[CRYPTO_BACKEND_ENV];
+  assert.equal(loadCryptoBackend('noble'), nobleBackend);
+  assert.equal(loadCryptoBackend('sodium').name, 'sodium');
+});
+
+test('WIRELANE_CRYPTO overrides the caller', () => {
+  process.env[CRYPTO_BACKEND_ENV] = 'noble';
+  assert.equal(loadCryptoBackend('sodium').name, 'noble');
+  process.env[CRYPTO_BACKEND_ENV] = 'sodium';
+  assert.equal(loadCryptoBackend('noble').name, 'sodium');
+  process.env[CRYPTO_BACKEND_ENV] = '';
+  assert.equal(loadCryptoBackend('noble').name, 'noble');
+});
+
+test('an invalid WIRELANE_CRYPTO is refused with a message naming the variable', () => {
+  process.env[CRYPTO_BACKEND_ENV] = 'openssl';
+  assert.throws(() => loadCryptoBackend(), /WIRELANE_CRYPTO must be "noble" or "sodium", not "openssl"/);
+});
+
+test('a missing native module is reported, not thrown', () => {
+  const result = loadSodiumBackend(() => {
+    throw new Error("Cannot find module 'sodium-native'");
+  });
+  assert.equal(result.ok, false);
+  assert.match(result.ok ? '' : result.reason, /sodium-native did not load: Cannot find module 'sodium-native'/);
+});
+
+test('a native module that loads but misbehaves is refused by the self-test', () => {
+  const broken = {
+    randombytes_buf: (buffer: Uint8Array) => buffer.fill(7),
+    crypto_scalarmult_base: () => {},
+    crypto_scalarmult: () => {},
+    crypto_aead_chacha20poly1305_ietf_encrypt: () => 0,
+    crypto_aead_chacha20poly1305_ietf_decrypt: () => {
+      throw new Error('could not verify data');
+    },
+  };
+  const result = loadSodiumBackend(() => broken);
+  assert.equal(result.ok, false);
+  assert.match(result.ok ? '' : result.reason, /self-test/);
+});
