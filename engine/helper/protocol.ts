@@ -244,7 +244,8 @@ export type RequestParams<T extends RequestType> = z.infer<(typeof requestParamS
 export type ResultOf<T extends RequestType> = z.infer<(typeof resultSchemas)[T]>;
 
 function requestSchemaOf<T extends RequestType>(type: T) {
-  return requestParamSchemas[type].extend({ id: requestIdSchema, type: z.literal(type) }).strict();
+  const params: (typeof requestParamSchemas)[T] = requestParamSchemas[type];
+  return z.strictObject({ id: requestIdSchema, type: z.literal(type), ...(params.shape as (typeof requestParamSchemas)[T]['shape']) });
 }
 
 /** Any valid request, discriminated by `type`. Unknown fields are refused. */

@@ -1,0 +1,64 @@
+/**
+ * What the helper reads out of a .conf file for the UI: its problems (line-numbered), or the
+ * summary the list shows (public key, addresses, endpoints, whether it has scripts, whether it
+ * is a full tunnel). Also hides secrets in text sent to the app.
+ */
+import type { ConfParseResult, TunnelConfig } from '../conf/types.js';
+import type { ConfProblem } from './protocol.js';
+import { keyToBase64 } from '../keys.js';
+import { formatCidr } from '../routing/cidr.js';
+
+export interface ConfInfo {
+  publicKey: string;
+  addresses: string[];
+  endpoints: string[];
+  hasScripts: boolean;
+  fullTunnel: boolean;
+}
+
+export type ConfInspection = { ok: true; config: TunnelConfig; info: ConfInfo } | { ok: false; problems: ConfProblem[] };
+
+export interface ConfInspector {
+  inspect(text: string): ConfInspection;
+}
+
+export function createConfInspector(
+  parse: (text: string) => ConfParseResult,
+  publicKeyOf: (privateKey: Uint8Array) => Uint8Array,
+): ConfInspector {
+  return {
+    inspect(text) {
+      const parsed = parse(text);
+      if (!parsed.ok) {
+        return {
+          ok: false,
+          problems: parsed.errors.map((e) => ({ line: e.line, message: e.key ? `${e.key}: ${e.message}` : e.message })),
+        };
+      }
+      return { ok: true, config: parsed.config, info: describeConfig(parsed.config, publicKeyOf) };
+    },
+  };
+}
+
+export function describeConfig(config: TunnelConfig, publicKeyOf: (privateKey: Uint8Array) => Uint8Array): ConfInfo {
+  const iface = config.interface;
+  return {
+    publicKey: keyToBase64(publicKeyOf(iface.privateKey)),
+    addresses: iface.addresses.map(formatCidr),
+    endpoints: config.peers.flatMap((p) =>
+      p.endpoint ? [p.endpoint.host.includes(':') ? `[${p.endpoint.host}]:${p.endpoint.port}` : `${p.endpoint.host}:${p.endpoint.port}`] : [],
+    ),
+    hasScripts: iface.preUp.length + iface.postUp.length + iface.preDown.length + iface.postDown.length > 0,
+    fullTunnel: config.peers.some((p) => p.allowedIps.some((c) => c.bits === 0)),
+  };
+}
+
+/** The text with every PrivateKey and PresharedKey value replaced by "(hidden)". */
+export function hideSecrets(text: string): string {
+  return text.replace(/^([ \t]*(?:PrivateKey|PresharedKey)[ \t]*=[ \t]*)[^\r\n#]*/gim, '$1(hidden)');
+}
+
+/** A one-line rendering of "line N: key: message" as the CLI prints it. */
+export function formatProblem(problem: ConfProblem): string {
+  return problem.line > 0 ? `line ${problem.line}: ${problem.message}` : problem.message;
+}

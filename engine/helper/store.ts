@@ -1,0 +1,269 @@
+/**
+ * The tunnel store: one wg-quick .conf file per tunnel, `<name>.conf`, in one directory.
+ *
+ * The files hold private keys, so the directory is 0700 and every file 0600, both owned by the
+ * helper's user. Every change is atomic and leaves the store exactly as before when it fails:
+ *
+ *   write   .<name>.conf.tmp-<random>  (O_EXCL, 0600) -> fsync -> rename or link into place -> fsync dir
+ *
+ * A crash between the steps leaves at most a temp file, which `open` removes. Creating a tunnel
+ * links the temp file into place (link fails with EEXIST instead of replacing, so two imports of
+ * one name cannot overwrite each other); replacing renames over the old file.
+ *
+ * Names are checked against TUNNEL_NAME_PATTERN before any path is built from them, so nothing
+ * is ever read or written outside the directory. Calls are synchronous: the files are small, and
+ * it keeps each change a single step in the event loop, never interleaved with another.
+ */
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  constants as fsConstants,
+} from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { TUNNEL_NAME_PATTERN } from './protocol.js';
+import type { Logger } from '../logger.js';
+
+const CONF_SUFFIX = '.conf';
+const TEMP_MARKER = '.tmp-';
+export const SETTINGS_FILE = 'settings.json';
+
+/** Why a store operation was refused; the handlers turn it into a protocol error. */
+export type StoreRefusal = 'invalid_name' | 'not_found' | 'already_exists';
+
+export class StoreError extends Error {
+  constructor(
+    readonly refusal: StoreRefusal,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Test hooks to simulate a failure between the steps of a write. */
+export interface StoreFaults {
+  /** Called after the temp file is written and synced, before it is moved into place. */
+  beforeCommit?(tempPath: string): void;
+}
+
+/** Settings an administrator controls (root-owned `settings.json` in the store). */
+export interface HelperSettings {
+  /** Run PreUp/PostUp/PreDown/PostDown. Off unless explicitly enabled. */
+  allowScripts: boolean;
+}
+
+export function isValidTunnelName(name: string): boolean {
+  return TUNNEL_NAME_PATTERN.test(name) && name !== '.' && name !== '..';
+}
+
+export class TunnelStore {
+  private constructor(
+    readonly dir: string,
+    private readonly logger: Logger,
+    private readonly faults: StoreFaults,
+  ) {}
+
+  /** Opens (creating if needed) the store directory, tightens its mode and removes leftover temp files. */
+  static open(dir: string, logger: Logger, faults: StoreFaults = {}): TunnelStore {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stat = lstatSync(dir);
+    if (!stat.isDirectory()) throw new Error(`the store ${dir} is not a directory`);
+    if (process.platform !== 'win32') chmodSync(dir, 0o700);
+    const store = new TunnelStore(dir, logger, faults);
+    for (const entry of readdirSync(dir)) {
+      if (entry.startsWith('.') && entry.includes(TEMP_MARKER)) {
+        logger.warn(`removing ${entry}, left over from an interrupted write`);
+        unlinkSync(join(dir, entry));
+      }
+    }
+    return store;
+  }
+
+  /** Names of the stored tunnels, sorted. Files whose names are not tunnel names are ignored. */
+  list(): string[] {
+    const names: string[] = [];
+    for (const entry of readdirSync(this.dir)) {
+      if (!entry.endsWith(CONF_SUFFIX)) continue;
+      const name = entry.slice(0, -CONF_SUFFIX.length);
+      if (isValidTunnelName(name) && !entry.startsWith('.' + TEMP_MARKER)) names.push(name);
+    }
+    return names.sort();
+  }
+
+  has(name: string): boolean {
+    try {
+      return lstatSync(this.pathOf(name)).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /** The .conf text of `name`; throws StoreError not_found. */
+  read(name: string): string {
+    const path = this.pathOf(name);
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('not_found', `no tunnel named '${name}'`);
+      throw err;
+    }
+  }
+
+  /** Stores a new tunnel; throws StoreError already_exists if the name is taken. */
+  create(name: string, text: string): void {
+    const path = this.pathOf(name);
+    const temp = this.writeTemp(name, text);
+    try {
+      this.faults.beforeCommit?.(temp);
+      linkSync(temp, path);
+    } catch (err) {
+      this.removeQuietly(temp);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new StoreError('already_exists', `a tunnel named '${name}' exists already`);
+      }
+      throw err;
+    }
+    this.removeQuietly(temp);
+    this.syncDir();
+  }
+
+  /** Replaces a stored tunnel's text; throws StoreError not_found. */
+  replace(name: string, text: string): void {
+    const path = this.pathOf(name);
+    if (!this.has(name)) throw new StoreError('not_found', `no tunnel named '${name}'`);
+    const temp = this.writeTemp(name, text);
+    try {
+      this.faults.beforeCommit?.(temp);
+      renameSync(temp, path);
+    } catch (err) {
+      this.removeQuietly(temp);
+      throw err;
+    }
+    this.syncDir();
+  }
+
+  /** Renames without replacing: link to the new name (EEXIST if taken), then unlink the old. */
+  rename(name: string, newName: string): void {
+    const from = this.pathOf(name);
+    const to = this.pathOf(newName);
+    try {
+      linkSync(from, to);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new StoreError('already_exists', `a tunnel named '${newName}' exists already`);
+      if (code === 'ENOENT') throw new StoreError('not_found', `no tunnel named '${name}'`);
+      throw err;
+    }
+    unlinkSync(from);
+    this.syncDir();
+  }
+
+  remove(name: string): void {
+    try {
+      unlinkSync(this.pathOf(name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('not_found', `no tunnel named '${name}'`);
+      throw err;
+    }
+    this.syncDir();
+  }
+
+  /**
+   * The administrator's settings. Honoured only if `settings.json` is a regular file owned by
+   * root (or by the helper's own user) and writable by its owner alone; anything else is
+   * reported and ignored, so no one but an administrator can turn scripts on.
+   */
+  readSettings(): HelperSettings {
+    const defaults: HelperSettings = { allowScripts: false };
+    const path = join(this.dir, SETTINGS_FILE);
+    let stat;
+    try {
+      stat = lstatSync(path);
+    } catch {
+      return defaults;
+    }
+    if (!stat.isFile()) {
+      this.logger.warn(`ignoring ${path}: not a regular file`);
+      return defaults;
+    }
+    if (process.platform !== 'win32') {
+      const ownUid = process.getuid?.() ?? 0;
+      if (stat.uid !== 0 && stat.uid !== ownUid) {
+        this.logger.warn(`ignoring ${path}: it must be owned by root`);
+        return defaults;
+      }
+      if ((stat.mode & 0o022) !== 0) {
+        this.logger.warn(`ignoring ${path}: it must not be writable by group or others`);
+        return defaults;
+      }
+    }
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+      const allow = typeof parsed === 'object' && parsed !== null && (parsed as { allowScripts?: unknown }).allowScripts === true;
+      return { allowScripts: allow };
+    } catch (err) {
+      this.logger.warn(`ignoring ${path}: ${(err as Error).message}`);
+      return defaults;
+    }
+  }
+
+  /** The path of a tunnel's file; refuses anything that is not a tunnel name before building it. */
+  private pathOf(name: string): string {
+    if (!isValidTunnelName(name)) {
+      throw new StoreError('invalid_name', `'${name.slice(0, 40)}' is not a tunnel name (1-15 of a-z A-Z 0-9 _ = + . -)`);
+    }
+    return join(this.dir, name + CONF_SUFFIX);
+  }
+
+  private writeTemp(name: string, text: string): string {
+    const temp = join(this.dir, `.${name}${CONF_SUFFIX}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+    const fd = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+    try {
+      const data = Buffer.from(text, 'utf8');
+      let written = 0;
+      while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+      fsyncSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      this.removeQuietly(temp);
+      throw err;
+    }
+    closeSync(fd);
+    return temp;
+  }
+
+  /** fsync the directory so the rename or link itself survives a power cut (not possible on Windows). */
+  private syncDir(): void {
+    if (process.platform === 'win32') return;
+    const fd = openSync(this.dir, fsConstants.O_RDONLY);
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private removeQuietly(path: string): void {
+    try {
+      unlinkSync(path);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** For tests and diagnostics: mode bits of the directory. */
+  dirMode(): number {
+    return statSync(this.dir).mode & 0o777;
+  }
+}
