@@ -1,0 +1,97 @@
+/**
+ * The wirelane_io addon (engine/tun/native), loaded on first use and typed here.
+ *
+ * Handles are opaque External values; every function checks the handle's type tag, so a TUN
+ * handle passed where a UDP one is expected throws instead of crashing. Errors thrown by the
+ * addon carry `code` (the errno name, e.g. "EADDRINUSE") and a message saying what failed.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+declare const handleBrand: unique symbol;
+/** An open TUN device inside the addon. */
+export type TunHandle = { readonly [handleBrand]: 'tun' };
+/** An open IPv4+IPv6 UDP socket pair inside the addon. */
+export type UdpHandle = { readonly [handleBrand]: 'udp' };
+
+/** Counters each reader keeps (for diagnostics and benchmarks). */
+export interface IoStats {
+  batches: number;
+  packets: number;
+  largestBatch: number;
+  /** Received packets dropped because they did not fit a slot. */
+  oversized: number;
+  /** Packets the OS refused on write/send (dropped). */
+  writeDropped: number;
+}
+
+/** Called on the event loop with `count` packets in the slots, or with count 0 and an errno when the device failed. */
+export type BatchCallback = (count: number, errno: number) => void;
+
+/** Bytes of the `sources` record the UDP reader writes per datagram: [family][0][port BE][16 address bytes]. */
+export const SOURCE_RECORD_BYTES = 20;
+
+export interface IoAddon {
+  tunOpen(name: string, mtu: number): TunHandle;
+  tunName(tun: TunHandle): string;
+  /** The MTU, or -errno (e.g. -19, ENODEV, once the interface is deleted). */
+  tunMtu(tun: TunHandle): number;
+  tunSetMtu(tun: TunHandle, mtu: number): void;
+  tunStart(
+    tun: TunHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array,
+    slotSize: number, headroom: number, packetCapacity: number, onEvent: BatchCallback,
+  ): void;
+  tunWrite(tun: TunHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number): number;
+  tunClose(tun: TunHandle): void;
+  tunStats(tun: TunHandle): IoStats;
+
+  udpOpen(port: number, mark: number): UdpHandle;
+  udpPort(udp: UdpHandle): number;
+  /** Bit 1: the IPv4 socket is open; bit 2: the IPv6 socket is open. */
+  udpFamilies(udp: UdpHandle): number;
+  udpSetMark(udp: UdpHandle, mark: number): void;
+  udpGetMark(udp: UdpHandle, family: 4 | 6): number;
+  udpStart(
+    udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array,
+    slotSize: number, headroom: number, packetCapacity: number, sources: Uint8Array, onEvent: BatchCallback,
+  ): void;
+  udpSend(
+    udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number,
+    family: 4 | 6, address: Uint8Array, port: number,
+  ): number;
+  udpClose(udp: UdpHandle): void;
+  udpStats(udp: UdpHandle): IoStats;
+}
+
+const ADDON_FILE = 'wirelane_io.node';
+
+/** Where the built addon may be: beside this file's source, or from dist/engine/tun back to the source tree. */
+function candidatePaths(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const paths: string[] = [];
+  const override = process.env['WIRELANE_IO_ADDON'];
+  if (override) paths.push(override);
+  paths.push(join(here, 'native', 'build', 'Release', ADDON_FILE));
+  paths.push(join(here, '..', '..', '..', 'engine', 'tun', 'native', 'build', 'Release', ADDON_FILE));
+  return paths;
+}
+
+let loaded: IoAddon | undefined;
+
+/** The addon, loaded on first call. Throws with the places looked in if it was not built. */
+export function ioAddon(): IoAddon {
+  if (loaded) return loaded;
+  const paths = candidatePaths();
+  const found = paths.find((path) => existsSync(path));
+  if (!found) {
+    throw new Error(
+      `the wirelane_io addon is not built (looked in ${paths.join(', ')}); run npm ci or ` +
+        '`npx node-gyp rebuild --directory engine/tun/native`',
+    );
+  }
+  const require = createRequire(import.meta.url);
+  loaded = require(found) as IoAddon;
+  return loaded;
+}
