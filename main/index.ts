@@ -1,0 +1,234 @@
+/**
+ * Electron main process: wiring only. Every decision lives in a plain module tested under Node
+ * (helper-client, tunnel-store-view, tray-model, notifications, ipc-handlers, relay,
+ * window-security); this file connects them to Electron's objects.
+ */
+import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, session, Tray } from 'electron';
+import type { MenuItemConstructorOptions } from 'electron';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Logger } from '../engine/logger.js';
+import { HelperClient } from './helper-client.js';
+import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
+import { readImportFiles } from './import-bundle.js';
+import { registerIpcHandlers } from './ipc-handlers.js';
+import { channelOf, type PickedFile, type PushName, type PushPayload } from './ipc-schema.js';
+import { notificationsFor } from './notifications.js';
+import { createRelay, type DesktopServices } from './relay.js';
+import { trayModel, type TrayAction, type TrayItem } from './tray-model.js';
+import { TunnelStoreView } from './tunnel-store-view.js';
+import { CONTENT_SECURITY_POLICY, isAllowedRequestUrl, secureWebPreferences } from './window-security.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+// Compiled: dist/main/index.js; the repository (or app.asar) root is two folders up.
+const appRoot = join(here, '..', '..');
+const rendererIndex = join(appRoot, 'renderer', 'dist', 'index.html');
+const preloadPath = join(appRoot, 'dist', 'preload', 'preload.cjs');
+const trayIconDir = app.isPackaged ? join(process.resourcesPath, 'tray') : join(appRoot, 'build', 'tray');
+const pageUrl = pathToFileURL(rendererIndex).href;
+
+const logger: Logger = {
+  debug: (m) => void (process.env['WIRELANE_DEBUG'] ? console.debug(m) : undefined),
+  info: (m) => console.info(m),
+  warn: (m) => console.warn(m),
+  error: (m) => console.error(m),
+};
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  void app.whenReady().then(start);
+}
+
+function start(): void {
+  const socketPath = process.env['WIRELANE_HELPER_SOCKET'] ?? defaultHelperSocket(process.platform);
+  const client = new HelperClient({
+    socketPath,
+    logger,
+    isInstalled: () => helperLooksInstalled(process.platform, socketPath, process.env),
+    subscribe: { logs: true },
+  });
+  const view = new TunnelStoreView(client.availability, process.platform);
+  const requestedDisconnects = new Set<string>();
+  let window: BrowserWindow | null = null;
+
+  const pushToWindow = <K extends PushName>(name: K, payload: PushPayload<K>) => {
+    if (window && !window.isDestroyed()) window.webContents.send(channelOf(name), payload);
+  };
+
+  client.onAvailability(async (availability) => {
+    view.setHelper(availability);
+    if (availability.state === 'running') {
+      const listed = await client.request('list', {});
+      if (listed.ok) view.setTunnels(listed.value.tunnels);
+    }
+  });
+  client.onEvent((event) => {
+    view.applyEvent(event);
+    if (event.event === 'log') pushToWindow('onLog', { name: event.name, entry: event.entry });
+  });
+
+  // --- tray -----------------------------------------------------------------------------------
+  const tray = new Tray(nativeImage.createEmpty());
+  const renderTray = () => {
+    const model = trayModel({
+      helper: view.snapshot().helper,
+      tunnels: view.snapshot().tunnels,
+      launchAtLogin: app.getLoginItemSettings().openAtLogin,
+      platform: process.platform,
+    });
+    const image = nativeImage.createFromPath(join(trayIconDir, model.iconFile));
+    if (process.platform === 'darwin') image.setTemplateImage(true);
+    tray.setImage(image);
+    tray.setToolTip(model.tooltip);
+    tray.setContextMenu(Menu.buildFromTemplate(model.items.map((item) => menuItem(item, onTrayAction))));
+  };
+
+  view.onChange((change) => {
+    if (change.kind === 'snapshot') {
+      pushToWindow('onSnapshot', change.snapshot);
+      renderTray();
+      return;
+    }
+    pushToWindow('onStatus', change.next);
+    const before = JSON.stringify(change.previous.map((s) => s.status));
+    if (before !== JSON.stringify(change.next.map((s) => s.status))) renderTray();
+    if (Notification.isSupported()) {
+      for (const note of notificationsFor(change.previous, change.next, requestedDisconnects)) {
+        new Notification({ title: note.title, body: note.body }).show();
+      }
+    }
+  });
+
+  // --- window ---------------------------------------------------------------------------------
+  const showWindow = async (): Promise<BrowserWindow> => {
+    if (window && !window.isDestroyed()) {
+      window.show();
+      window.focus();
+      return window;
+    }
+    const created = new BrowserWindow({
+      width: 960,
+      height: 680,
+      minWidth: 640,
+      minHeight: 480,
+      title: 'Wirelane',
+      show: false,
+      webPreferences: secureWebPreferences(preloadPath),
+    });
+    window = created;
+    created.webContents.on('will-navigate', (event) => event.preventDefault());
+    created.webContents.on('will-redirect', (event) => event.preventDefault());
+    created.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
+    created.once('ready-to-show', () => created.show());
+    created.on('closed', () => {
+      if (window === created) window = null;
+    });
+    await created.loadFile(rendererIndex);
+    return created;
+  };
+
+  const desktop: DesktopServices = {
+    pickImportFiles: async () => {
+      const parent = window && !window.isDestroyed() ? window : undefined;
+      const options = {
+        title: 'Import tunnels',
+        properties: ['openFile', 'multiSelections'] as ('openFile' | 'multiSelections')[],
+        filters: [{ name: 'WireGuard configurations', extensions: ['conf', 'zip'] }],
+      };
+      const chosen = parent ? await dialog.showOpenDialog(parent, options) : await dialog.showOpenDialog(options);
+      if (chosen.canceled) return null;
+      return Promise.all(chosen.filePaths.map(async (path): Promise<PickedFile> => ({ fileName: basename(path), bytes: new Uint8Array(await readFile(path)) })));
+    },
+    chooseSavePath: async (defaultFileName, kind) => {
+      const options = {
+        title: 'Export',
+        defaultPath: defaultFileName,
+        filters: [kind === 'zip' ? { name: 'Zip archive', extensions: ['zip'] } : { name: 'WireGuard configuration', extensions: ['conf'] }],
+      };
+      const chosen = window ? await dialog.showSaveDialog(window, options) : await dialog.showSaveDialog(options);
+      return chosen.canceled || !chosen.filePath ? null : chosen.filePath;
+    },
+    // The export holds a private key: readable by this user only.
+    writeFile: (path, bytes) => writeFile(path, bytes, { mode: 0o600 }),
+    copyText: (text) => clipboard.writeText(text),
+  };
+
+  const relay = createRelay({ client, view, desktop, requestedDisconnects });
+  registerIpcHandlers(ipcMain, relay, { webContentsId: () => (window && !window.isDestroyed() ? window.webContents.id : null), pageUrl }, logger);
+
+  async function onTrayAction(action: TrayAction): Promise<void> {
+    switch (action.type) {
+      case 'connect': {
+        const result = await relay.connectTunnel(action.name);
+        if (!result.ok && Notification.isSupported()) new Notification({ title: `${action.name} did not connect`, body: result.error.message }).show();
+        return;
+      }
+      case 'disconnect':
+        await relay.disconnectTunnel(action.name);
+        return;
+      case 'manage':
+        await showWindow();
+        return;
+      case 'import': {
+        const files = await desktop.pickImportFiles();
+        if (!files) return;
+        // Check the bundle here so a file with nothing usable says so even with no window open.
+        const bundle = readImportFiles(files);
+        if (bundle.candidates.length === 0) {
+          dialog.showErrorBox('Nothing to import', bundle.skipped.join('\n') || 'No .conf file was chosen.');
+          return;
+        }
+        const shown = await showWindow();
+        shown.webContents.send(channelOf('onImportFiles'), files);
+        return;
+      }
+      case 'toggle-launch-at-login':
+        app.setLoginItemSettings({ openAtLogin: action.enabled });
+        renderTray();
+        return;
+      case 'quit':
+        app.quit();
+        return;
+    }
+  }
+
+  // --- session hardening ----------------------------------------------------------------------
+  const appRootUrl = pathToFileURL(join(appRoot, 'renderer', 'dist') + '/').href;
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.defaultSession.webRequest.onBeforeRequest((details, callback) => {
+    callback({ cancel: !isAllowedRequestUrl(details.url, appRootUrl) });
+  });
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
+  });
+  app.on('web-contents-created', (_event, contents) => {
+    contents.on('will-attach-webview', (event) => event.preventDefault());
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  });
+
+  app.on('second-instance', () => void showWindow());
+  app.on('activate', () => void showWindow());
+  // A tray app keeps running with no window; quitting is in the tray menu.
+  app.on('window-all-closed', () => {});
+  app.on('before-quit', () => client.stop());
+
+  renderTray();
+  client.start();
+  if (!process.argv.includes('--hidden')) void showWindow();
+}
+
+function menuItem(item: TrayItem, onAction: (action: TrayAction) => Promise<void>): MenuItemConstructorOptions {
+  const run = (action: TrayAction) => () => void onAction(action).catch((error: unknown) => logger.error(`tray action failed: ${String(error)}`));
+  switch (item.kind) {
+    case 'separator':
+      return { type: 'separator' };
+    case 'label':
+      return { label: item.label, enabled: false };
+    case 'checkbox':
+      return { type: 'checkbox', label: item.label, checked: item.checked, enabled: item.enabled, click: run(item.action) };
+    case 'action':
+      return { label: item.label, click: run(item.action) };
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * How the window is locked down. The renderer shows only our own bundled page: no Node, its own
+ * isolated world, the Chromium sandbox, a CSP that allows scripts from the page's origin only,
+ * no navigation, no new windows, no permission prompts, no network requests but local files.
+ *
+ * The values are plain so a unit test can check them; index.ts applies them.
+ */
+
+/** The Content-Security-Policy of the page (also set as a response header for file:// loads). */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  // CodeMirror and uPlot set element styles from script; no remote stylesheet is allowed.
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self'",
+  "connect-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "object-src 'none'",
+].join('; ');
+
+/** webPreferences of the only window. */
+export function secureWebPreferences(preloadPath: string) {
+  return {
+    preload: preloadPath,
+    contextIsolation: true,
+    sandbox: true,
+    nodeIntegration: false,
+    nodeIntegrationInWorker: false,
+    nodeIntegrationInSubFrames: false,
+    webSecurity: true,
+    allowRunningInsecureContent: false,
+    webviewTag: false,
+    navigateOnDragDrop: false,
+    spellcheck: false,
+  } as const;
+}
+
+/** Whether a request the window makes may go out: only our own files and devtools. */
+export function isAllowedRequestUrl(url: string, appRootUrl: string): boolean {
+  if (url.startsWith('devtools://')) return true;
+  if (!url.startsWith('file://')) return false;
+  try {
+    return new URL(url).pathname.startsWith(new URL(appRootUrl).pathname);
+  } catch {
+    return false;
+  }
+}
