@@ -16,7 +16,8 @@ const IP_ALREADY_GONE = [
   'Cannot find device',
   'No such device',
   'No such process', // route del of a missing route
-  'Cannot assign requested address', // address del of a missing address
+  'Cannot assign requested address', // address del of a missing address (older iproute2)
+  'Address not found', // address del of a missing address (iproute2 6.x)
   'No such file or directory', // rule del of a missing rule
 ];
 /** iproute2's stderr when what we add is already there (the kernel's own prefix route of an address). */
