@@ -186,6 +186,11 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
       return { name, confText: storeCall(() => store.read(name)) };
     },
 
+    show: ({ name }) => {
+      if (!store.has(name) && !manager.isActive(name)) throw new HandlerFailure('not_found', `no tunnel named '${name}'`);
+      return { status: manager.status(name), device: manager.details(name) };
+    },
+
     version: () => ({ helperVersion: ctx.helperVersion, protocolVersion: PROTOCOL_VERSION, platform: process.platform }),
   };
 

@@ -104,6 +104,30 @@ export const tunnelStatusSchema = z.object({
 });
 export type TunnelStatus = z.infer<typeof tunnelStatusSchema>;
 
+/** A connected tunnel's device as `wg show` prints it (keys are public keys only). */
+export const peerDetailsSchema = z.object({
+  publicKey: z.string(),
+  hasPresharedKey: z.boolean(),
+  endpoint: z.string().nullable(),
+  allowedIps: z.array(z.string()),
+  /** Unix ms, null when never. */
+  latestHandshake: z.number().nullable(),
+  rxBytes: z.number().int().min(0),
+  txBytes: z.number().int().min(0),
+  /** Seconds, 0 when off. */
+  persistentKeepalive: z.number().int().min(0),
+});
+export type PeerDetails = z.infer<typeof peerDetailsSchema>;
+
+export const deviceDetailsSchema = z.object({
+  interfaceName: z.string(),
+  publicKey: z.string(),
+  listenPort: z.number().int().min(0),
+  fwmark: z.number().int().min(0),
+  peers: z.array(peerDetailsSchema),
+});
+export type DeviceDetails = z.infer<typeof deviceDetailsSchema>;
+
 /** What the list shows about a stored tunnel, without secrets. */
 export const tunnelSummarySchema = z.object({
   name: tunnelNameSchema,
@@ -210,6 +234,8 @@ export const requestParamSchemas = {
   /** The full .conf text, private key included: the only way a stored private key leaves the helper. */
   export: z.object(nameParams),
   version: z.object({}),
+  /** A tunnel's status and, while it runs, its device as `wg show` prints it. */
+  show: z.object(nameParams),
 } as const;
 
 export type RequestType = keyof typeof requestParamSchemas;
@@ -238,6 +264,7 @@ export const resultSchemas = {
   generateKeypair: z.object({ privateKey: base64KeySchema, publicKey: base64KeySchema }),
   export: z.object({ name: tunnelNameSchema, confText: z.string() }),
   version: z.object({ helperVersion: z.string(), protocolVersion: z.number().int(), platform: z.string() }),
+  show: z.object({ status: tunnelStatusSchema, device: deviceDetailsSchema.nullable() }),
 } as const satisfies Record<RequestType, z.ZodType>;
 
 export type RequestParams<T extends RequestType> = z.infer<(typeof requestParamSchemas)[T]>;
@@ -265,6 +292,7 @@ export const requestSchema = z.discriminatedUnion('type', [
   requestSchemaOf('generateKeypair'),
   requestSchemaOf('export'),
   requestSchemaOf('version'),
+  requestSchemaOf('show'),
 ]);
 export type Request = z.infer<typeof requestSchema>;
 /** The request of one type, e.g. RequestOf<'connect'> = {id, type: 'connect', name}. */

@@ -12,13 +12,15 @@
  * ahead of the monotonic clock by more than WAKE_JUMP_MS between two 1-second ticks, the machine
  * slept, and every connected tunnel re-handshakes at once instead of waiting for its timers.
  */
-import { LOG_RING_LINES, type LogEntry, type LogLevel, type TunnelStatus, type TunnelState } from './protocol.js';
+import { LOG_RING_LINES, type DeviceDetails, type LogEntry, type LogLevel, type TunnelStatus, type TunnelState } from './protocol.js';
 import type { Logger } from '../logger.js';
 
 /** What a running tunnel offers the manager. */
 export interface RunningTunnel {
   /** Traffic and handshake figures, read once a second. */
   stats(): { latestHandshake: number | null; rxBytes: number; txBytes: number; endpoint: string | null };
+  /** The device as `wg show` prints it. */
+  details(): DeviceDetails;
   /** Re-handshakes every peer (wake from sleep, network change). */
   rehandshakeAll(): void;
   /** Called once if the tunnel dies on its own (its interface was deleted). */
@@ -131,6 +133,12 @@ export class TunnelManager {
   /** Status of every tunnel the manager has seen (the store adds the never-connected ones). */
   statusAll(): TunnelStatus[] {
     return [...this.tunnels.keys()].sort().map((name) => this.status(name));
+  }
+
+  /** The running device of a connected tunnel, null otherwise. */
+  details(name: string): DeviceDetails | null {
+    const record = this.tunnels.get(name);
+    return record?.running && record.state.state === 'connected' ? record.running.details() : null;
   }
 
   logs(name: string, limit = LOG_RING_LINES): LogEntry[] {

@@ -1,0 +1,282 @@
+/**
+ * Brings a stored tunnel up on our own engine, in the helper's process, and takes it down.
+ *
+ *   up:   parse -> resolve endpoint hostnames -> [PreUp] -> TUN + UDP bind + Device
+ *         -> applySet(toUapiSetRequest) -> OS probe/plan -> (fwmark on the device) -> OS apply
+ *         (addresses, MTU, routes incl. full tunnel, DNS; journalled) -> [PostUp]
+ *   down: [PreDown] -> OS revert -> device close (the TUN interface goes with it) -> [PostDown]
+ *
+ * If any step of `up` fails, what was done is undone in reverse, and the error says which step
+ * failed in one sentence. Scripts run, as wg-quick runs them (`/bin/sh -c` with %i replaced by
+ * the interface name), only when the administrator's settings allow it; otherwise they are
+ * logged as skipped. An imported file is not a way to run commands as root.
+ */
+import { spawn } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
+import type { Bind } from '../conn/bind.js';
+import type { CryptoBackend } from '../crypto/backend.js';
+import type { EngineDevice } from '../device/api.js';
+import type { Logger } from '../logger.js';
+import type { TunDevice } from '../tun/tun.js';
+import type { AppliedTunnel, OsConfigurator, OsTunnelInput } from '../os/types.js';
+import { endpointHostnames, toUapiSetRequest } from '../conf/to-uapi.js';
+import type { TunnelConfig } from '../conf/types.js';
+import { formatCidr, parseAddress } from '../routing/cidr.js';
+import { isAllZero, keyToBase64 } from '../keys.js';
+import type { ConfInspector } from './conf-info.js';
+import type { HelperSettings } from './store.js';
+import type { RunningTunnel, TunnelLauncher } from './tunnel-manager.js';
+
+/** MTU the TUN is created with before the OS layer sets the computed one (wg-quick's default). */
+const INITIAL_MTU = 1420;
+const RESOLVE_TIMEOUT_MS = 10_000;
+const SCRIPT_TIMEOUT_MS = 60_000;
+
+export interface EngineLauncherOptions {
+  inspector: ConfInspector;
+  os: OsConfigurator;
+  crypto: CryptoBackend;
+  openTun(name: string, mtu: number, logger: Logger): TunDevice;
+  createBind(logger: Logger): Bind;
+  createDevice(options: { tun: TunDevice; bind: Bind; crypto: CryptoBackend; logger: Logger }): EngineDevice;
+  /** Read at every connect, so enabling scripts needs no restart. */
+  readSettings(): HelperSettings;
+  /** Host name -> IP literal; default: the system resolver. */
+  resolve?(host: string): Promise<string>;
+}
+
+type ScriptHook = 'PreUp' | 'PostUp' | 'PreDown' | 'PostDown';
+
+export function createEngineLauncher(options: EngineLauncherOptions): TunnelLauncher {
+  const resolve = options.resolve ?? resolveWithTimeout;
+
+  return {
+    async up(name, confText, logger) {
+      const inspection = options.inspector.inspect(confText);
+      if (!inspection.ok) {
+        const first = inspection.problems[0];
+        throw new Error(`the stored configuration is invalid: ${first ? `line ${first.line}: ${first.message}` : 'unknown problem'}`);
+      }
+      const config = inspection.config;
+      const allowScripts = options.readSettings().allowScripts;
+      if (inspection.info.hasScripts && !allowScripts) {
+        logger.warn('PreUp/PostUp/PreDown/PostDown are not run: an administrator has not enabled scripts on this computer');
+      }
+      const runHooks = async (hook: ScriptHook, commands: string[], interfaceName: string) => {
+        if (!allowScripts) return;
+        for (const command of commands) await runScript(hook, command, interfaceName, logger);
+      };
+
+      const resolved = new Map<string, string>();
+      for (const host of endpointHostnames(config)) {
+        try {
+          resolved.set(host, await resolve(host));
+        } catch (err) {
+          throw new Error(`cannot resolve the endpoint host '${host}': ${(err as Error).message}`);
+        }
+      }
+      const uapi = toUapiSetRequest(config, resolved);
+      if (!uapi.ok) throw new Error(uapi.message);
+
+      const undo: Array<() => Promise<void> | void> = [];
+      const rollback = async () => {
+        for (const step of undo.reverse()) {
+          try {
+            await step();
+          } catch (err) {
+            logger.error(`rolling back: ${(err as Error).message}`);
+          }
+        }
+      };
+      try {
+        await runHooks('PreUp', config.interface.preUp, name);
+
+        let tun: TunDevice;
+        try {
+          tun = options.openTun(name, config.interface.mtu ?? INITIAL_MTU, logger);
+        } catch (err) {
+          throw new Error(`cannot create the interface ${name}: ${(err as Error).message}`);
+        }
+        let device: EngineDevice;
+        try {
+          device = options.createDevice({ tun, bind: options.createBind(logger), crypto: options.crypto, logger });
+        } catch (err) {
+          tun.close();
+          throw new Error(`cannot start the engine: ${(err as Error).message}`);
+        }
+        undo.push(() => device.close());
+
+        const setError = device.applySet(uapi.request);
+        if (setError) throw new Error(`the engine refused the configuration: ${setError.message}`);
+
+        const input = osInput(tun.name, config, uapi.request.peers.flatMap((p) => (p.endpoint ? [hostOf(p.endpoint)] : [])));
+        const facts = await options.os.probe(input);
+        const plan = options.os.plan(input, facts);
+        if (plan.fwmark !== null) {
+          const markError = device.applySet({ fwmark: plan.fwmark, replacePeers: false, peers: [] });
+          if (markError) throw new Error(`cannot set the firewall mark: ${markError.message}`);
+        }
+        let applied: AppliedTunnel;
+        try {
+          applied = await options.os.apply(plan);
+        } catch (err) {
+          throw new Error(`cannot configure the system: ${(err as Error).message}`);
+        }
+        undo.push(async () => {
+          await options.os.revert(applied);
+        });
+
+        await runHooks('PostUp', config.interface.postUp, tun.name);
+        logger.info(`interface ${tun.name} is up with ${config.peers.length} peer(s)`);
+        return running(name, tun.name, config, device, applied, options.os, options.crypto, runHooks, logger);
+      } catch (err) {
+        await rollback();
+        throw err;
+      }
+    },
+  };
+}
+
+function running(
+  name: string,
+  interfaceName: string,
+  config: TunnelConfig,
+  device: EngineDevice,
+  applied: AppliedTunnel,
+  os: OsConfigurator,
+  crypto: CryptoBackend,
+  runHooks: (hook: ScriptHook, commands: string[], interfaceName: string) => Promise<void>,
+  logger: Logger,
+): RunningTunnel {
+  let down: Promise<void> | null = null;
+  return {
+    stats() {
+      const snapshot = device.snapshot();
+      let latest = 0;
+      let endpoint: string | null = null;
+      let rxBytes = 0;
+      let txBytes = 0;
+      for (const peer of snapshot.peers) {
+        rxBytes += peer.rxBytes;
+        txBytes += peer.txBytes;
+        const ms = peer.lastHandshakeTimeSec * 1000 + Math.floor(peer.lastHandshakeTimeNsec / 1e6);
+        // The endpoint shown is that of the peer that handshook last, else the first one known.
+        if (ms > latest && peer.endpoint) {
+          latest = ms;
+          endpoint = peer.endpoint;
+        } else {
+          latest = Math.max(latest, ms);
+          endpoint ??= peer.endpoint;
+        }
+      }
+      return { latestHandshake: latest > 0 ? latest : null, rxBytes, txBytes, endpoint };
+    },
+    details() {
+      const snapshot = device.snapshot();
+      return {
+        interfaceName,
+        publicKey: snapshot.privateKey ? keyToBase64(crypto.publicKey(snapshot.privateKey)) : '',
+        listenPort: snapshot.listenPort,
+        fwmark: snapshot.fwmark,
+        peers: snapshot.peers.map((peer) => {
+          const ms = peer.lastHandshakeTimeSec * 1000 + Math.floor(peer.lastHandshakeTimeNsec / 1e6);
+          return {
+            publicKey: keyToBase64(peer.publicKey),
+            hasPresharedKey: peer.presharedKey !== null && !isAllZero(peer.presharedKey),
+            endpoint: peer.endpoint,
+            allowedIps: peer.allowedIps.map(formatCidr),
+            latestHandshake: ms > 0 ? ms : null,
+            rxBytes: peer.rxBytes,
+            txBytes: peer.txBytes,
+            persistentKeepalive: peer.persistentKeepaliveInterval,
+          };
+        }),
+      };
+    },
+    rehandshakeAll: () => device.rehandshakeAll(),
+    onClosed(listener) {
+      device.onClosed(() => listener(`the interface ${interfaceName} was removed`));
+    },
+    down() {
+      down ??= (async () => {
+        const step = async (what: string, fn: () => Promise<unknown> | unknown) => {
+          try {
+            await fn();
+          } catch (err) {
+            logger.error(`${what}: ${(err as Error).message}`);
+          }
+        };
+        await step('PreDown', () => runHooks('PreDown', config.interface.preDown, interfaceName));
+        await step('restoring the system configuration', async () => {
+          const report = await os.revert(applied);
+          for (const failure of report.failures) logger.error(`could not undo ${failure.step}: ${failure.error}`);
+        });
+        await step('closing the engine', () => device.close());
+        await step('PostDown', () => runHooks('PostDown', config.interface.postDown, interfaceName));
+        logger.info(`tunnel ${name} is down`);
+      })();
+      return down;
+    },
+  };
+}
+
+/** What the OS layer needs, from the parsed file and the endpoints the device actually uses. */
+function osInput(interfaceName: string, config: TunnelConfig, endpoints: string[]): OsTunnelInput {
+  const iface = config.interface;
+  const input: OsTunnelInput = {
+    interfaceName,
+    addresses: iface.addresses,
+    dns: iface.dns,
+    allowedIps: config.peers.flatMap((p) => p.allowedIps),
+    endpoints,
+    ownsInterface: true,
+    ...(iface.mtu !== undefined ? { mtu: iface.mtu } : {}),
+    ...(iface.table !== undefined ? { table: iface.table } : {}),
+    ...(iface.fwMark !== undefined ? { fwMark: iface.fwMark } : {}),
+  };
+  return input;
+}
+
+/** "192.0.2.1:51820" -> "192.0.2.1"; "[2001:db8::1]:51820" -> "2001:db8::1". */
+function hostOf(endpoint: string): string {
+  const colon = endpoint.lastIndexOf(':');
+  const host = endpoint.slice(0, colon);
+  return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
+async function resolveWithTimeout(host: string): Promise<string> {
+  if (parseAddress(host)) return host;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${RESOLVE_TIMEOUT_MS / 1000} s`)), RESOLVE_TIMEOUT_MS);
+  });
+  try {
+    // IPv4 first, as wg(8) effectively does on most systems; AAAA when there is no A record.
+    const answer = await Promise.race([lookup(host, { family: 0, order: 'ipv4first' }), timeout]);
+    return answer.address;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs one hook command as wg-quick does: %i becomes the interface name, through /bin/sh -c. */
+export function runScript(hook: ScriptHook, command: string, interfaceName: string, logger: Logger): Promise<void> {
+  const line = command.replaceAll('%i', interfaceName);
+  logger.info(`[#] ${hook}: ${line}`);
+  const [shell, flag] = process.platform === 'win32' ? ['cmd.exe', '/c'] : ['/bin/sh', '-c'];
+  return new Promise((resolve, reject) => {
+    const child = spawn(shell, [flag, line], { stdio: ['ignore', 'pipe', 'pipe'], timeout: SCRIPT_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      if (output.length < 8192) output += chunk.toString('utf8');
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('error', (err) => reject(new Error(`${hook} could not start: ${err.message}`)));
+    child.on('close', (code, signal) => {
+      for (const text of output.split('\n')) if (text.trim()) logger.info(`${hook}: ${text}`);
+      if (code === 0) resolve();
+      else reject(new Error(`${hook} command failed (${code !== null ? `exit status ${code}` : `signal ${signal}`}): ${line}`));
+    });
+  });
+}

@@ -1,0 +1,125 @@
+/**
+ * The helper service, wired: store + tunnel manager + engine launcher + control server.
+ *
+ * Start-up order matters: first the OS layer's recover() undoes whatever a killed helper left
+ * behind (interfaces, routes, rules, DNS), then the socket opens, so no client ever sees a
+ * half-configured system.
+ */
+import { join } from 'node:path';
+import type { Bind } from '../conn/bind.js';
+import { parseConf } from '../conf/parse.js';
+import type { CryptoBackend } from '../crypto/backend.js';
+import { Device } from '../device/device.js';
+import type { Logger } from '../logger.js';
+import { keyToBase64 } from '../keys.js';
+import type { OsConfigurator, UndoReport } from '../os/types.js';
+import type { TunDevice } from '../tun/tun.js';
+import { createConfInspector } from './conf-info.js';
+import { createEngineLauncher } from './engine-launcher.js';
+import { createRequestHandler } from './handlers.js';
+import { ControlServer } from './server.js';
+import { TunnelStore, type StoreFaults } from './store.js';
+import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
+
+export const HELPER_VERSION = '0.1.0';
+
+export interface HelperOptions {
+  socketPath: string;
+  storeDir: string;
+  logger: Logger;
+  crypto: CryptoBackend;
+  /** The OS configurator; created by the caller so tests can run it in a namespace. */
+  os: OsConfigurator;
+  openTun(name: string, mtu: number, logger: Logger): TunDevice;
+  createBind(logger: Logger): Bind;
+  /** Tests replace the engine launcher with a fake. */
+  launcher?: TunnelLauncher;
+  groupFile?: string;
+  storeFaults?: StoreFaults;
+}
+
+export interface RunningHelper {
+  store: TunnelStore;
+  manager: TunnelManager;
+  server: ControlServer;
+  recovered: UndoReport;
+  stop(): Promise<void>;
+}
+
+/** Where the OS layer keeps its journals: inside the store, readable by the helper alone. */
+export function journalDirOf(storeDir: string): string {
+  return join(storeDir, 'journal');
+}
+
+export async function startHelper(options: HelperOptions): Promise<RunningHelper> {
+  const { logger, crypto } = options;
+  const store = TunnelStore.open(options.storeDir, logger, options.storeFaults);
+
+  const recovered = await options.os.recover();
+  if (recovered.undone.length > 0) {
+    logger.warn(`recovered from an unclean stop: undid ${recovered.undone.length} change(s): ${recovered.undone.join('; ')}`);
+  }
+  for (const failure of recovered.failures) logger.error(`recovery could not undo ${failure.step}: ${failure.error}`);
+
+  const inspector = createConfInspector(parseConf, (key) => crypto.publicKey(key));
+  const launcher =
+    options.launcher ??
+    createEngineLauncher({
+      inspector,
+      os: options.os,
+      crypto,
+      openTun: options.openTun,
+      createBind: options.createBind,
+      createDevice: (deviceOptions) => new Device(deviceOptions),
+      readSettings: () => store.readSettings(),
+    });
+
+  let server: ControlServer | null = null;
+  const manager = new TunnelManager({
+    launcher,
+    readConf: (name) => store.read(name),
+    logger,
+    onStatus: (tunnels) => {
+      // statusAll() knows only tunnels touched since start; add the stored ones for a full list.
+      if (!server || server.subscriberCount() === 0) return;
+      const known = new Map(tunnels.map((t) => [t.name, t]));
+      const all = store.list().map((name) => known.get(name) ?? manager.status(name));
+      for (const t of tunnels) if (!store.has(t.name)) all.push(t);
+      server.broadcast({ event: 'status', tunnels: all });
+    },
+    onLog: (name, entry) => server?.broadcast({ event: 'log', name, entry }),
+  });
+
+  server = new ControlServer({
+    socketPath: options.socketPath,
+    logger,
+    groupFile: options.groupFile,
+    handle: createRequestHandler({
+      store,
+      manager,
+      inspector,
+      helperVersion: HELPER_VERSION,
+      broadcast: (event) => server?.broadcast(event),
+      generateKeypair: () => {
+        const privateKey = crypto.generatePrivateKey();
+        const publicKey = crypto.publicKey(privateKey);
+        return { privateKey: keyToBase64(privateKey), publicKey: keyToBase64(publicKey) };
+      },
+    }),
+  });
+  await server.listen();
+  manager.start();
+  logger.info(`helper ${HELPER_VERSION} listening on ${options.socketPath}, store ${options.storeDir}`);
+
+  const running = server;
+  return {
+    store,
+    manager,
+    server: running,
+    recovered,
+    async stop() {
+      await running.close();
+      await manager.stop();
+    },
+  };
+}
