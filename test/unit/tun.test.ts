@@ -173,7 +173,7 @@ async function runParent(): Promise<void> {
   let stderr = '';
   ip('netns', 'add', ns);
   try {
-    const env = { ...process.env, [CHILD_ENV]: name };
+    const env: NodeJS.ProcessEnv = { ...process.env, [CHILD_ENV]: name };
     delete env['NODE_TEST_CONTEXT'];
     const nodeArgs = process.execArgv.filter((arg) => !arg.startsWith('--test'));
     child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, fileURLToPath(import.meta.url)], { env });
