@@ -1,0 +1,67 @@
+/**
+ * Import from whatever the person handed over — picked files, dropped files (.conf, .zip, a QR
+ * image), pasted text — one helper `import` per configuration, with a per-file outcome.
+ */
+import jsQR from 'jsqr';
+import type { ConfProblem } from '../../engine/helper/protocol.js';
+import type { PickedFile, WirelaneApi } from '../../main/ipc-schema.js';
+import { readImportFiles, tunnelNameFromFileName, type ImportCandidate } from '../../main/import-bundle.js';
+
+export type ImportOutcome =
+  | { source: string; name: string; ok: true }
+  | { source: string; name: string; ok: false; message: string; confText: string; problems: ConfProblem[] };
+
+const imageFile = /\.(png|jpe?g|gif|webp|bmp)$/i;
+
+/** Reads a QR code out of an image; null when there is none. */
+export async function decodeQrImage(bytes: Uint8Array): Promise<string | null> {
+  const bitmap = await createImageBitmap(new Blob([bytes as BlobPart]));
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const context = canvas.getContext('2d');
+  if (!context) return null;
+  context.drawImage(bitmap, 0, 0);
+  const pixels = context.getImageData(0, 0, bitmap.width, bitmap.height);
+  return jsQR(pixels.data, pixels.width, pixels.height)?.data ?? null;
+}
+
+export async function filesToCandidates(files: readonly PickedFile[]): Promise<{ candidates: ImportCandidate[]; skipped: string[] }> {
+  const images = files.filter((f) => imageFile.test(f.fileName));
+  const bundle = readImportFiles(files.filter((f) => !imageFile.test(f.fileName)));
+  for (const image of images) {
+    try {
+      const text = await decodeQrImage(image.bytes);
+      if (text && /\[Interface\]/i.test(text)) {
+        bundle.candidates.push({ source: image.fileName, name: tunnelNameFromFileName(image.fileName.replace(imageFile, '')), confText: text });
+      } else {
+        bundle.skipped.push(`${image.fileName}: no WireGuard QR code found`);
+      }
+    } catch {
+      bundle.skipped.push(`${image.fileName}: not a readable image`);
+    }
+  }
+  return bundle;
+}
+
+export async function importCandidates(wirelane: WirelaneApi, candidates: readonly ImportCandidate[]): Promise<ImportOutcome[]> {
+  const outcomes: ImportOutcome[] = [];
+  for (const candidate of candidates) {
+    const result = await wirelane.importTunnel(candidate.name, candidate.confText);
+    if (result.ok) {
+      outcomes.push({ source: candidate.source, name: result.value.name, ok: true });
+    } else {
+      outcomes.push({
+        source: candidate.source,
+        name: candidate.name,
+        ok: false,
+        message: result.error.message,
+        confText: candidate.confText,
+        problems: result.error.problems ?? [],
+      });
+    }
+  }
+  return outcomes;
+}
+
+export async function fileListToPicked(list: FileList | readonly File[]): Promise<PickedFile[]> {
+  return Promise.all(Array.from(list).map(async (file) => ({ fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) })));
+}
