@@ -1,0 +1,112 @@
+/**
+ * wirelane-helper [--socket PATH] [--store DIR]
+ *
+ * The privileged service, in the foreground: what the systemd unit, the launchd daemon and the
+ * Windows service start. Logs go to stderr (the service manager's journal). SIGTERM/SIGINT
+ * disconnect every tunnel, restore the system and remove the socket.
+ *
+ * Importing this module has no effect; engine/bin/wirelane-helper calls main().
+ */
+import { parseArgs } from 'node:util';
+import { UdpBind } from '../conn/udp-bind.js';
+import { selectCryptoBackend } from '../crypto/index.js';
+import { helperDefaults } from '../helper/defaults.js';
+import { journalDirOf, startHelper, HELPER_VERSION } from '../helper/helper.js';
+import type { Logger } from '../logger.js';
+import { createOsConfigurator } from '../os/configurator.js';
+import { openTun } from '../tun/index.js';
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+function stderrLogger(minimum: (typeof LEVELS)[number]): Logger {
+  const min = LEVELS.indexOf(minimum);
+  const write = (level: (typeof LEVELS)[number]) => (message: string) => {
+    if (LEVELS.indexOf(level) < min) return;
+    process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()}: ${message}\n`);
+  };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+const USAGE = 'usage: wirelane-helper [--socket PATH] [--store DIR]';
+
+async function runHelper(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        socket: { type: 'string' },
+        store: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`wirelane-helper: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`wirelane-helper ${HELPER_VERSION}\n`);
+    return 0;
+  }
+  const defaults = helperDefaults();
+  const socketPath = values.socket ?? defaults.socket;
+  const storeDir = values.store ?? defaults.store;
+  const level = process.env['LOG_LEVEL'];
+  const logger = stderrLogger(level === 'debug' || level === 'warn' || level === 'error' ? level : 'info');
+
+  const selection = selectCryptoBackend();
+  if (selection.fallbackReason) logger.warn(`using the noble crypto backend: ${selection.fallbackReason}`);
+
+  let helper;
+  try {
+    helper = await startHelper({
+      socketPath,
+      storeDir,
+      logger,
+      crypto: selection.backend,
+      os: createOsConfigurator({ journalDir: journalDirOf(storeDir), logger }),
+      openTun: (name, mtu, tunLogger) => openTun(name, mtu, { logger: tunLogger, watchInterface: true }),
+      createBind: (bindLogger) => new UdpBind({ logger: bindLogger }),
+    });
+  } catch (err) {
+    logger.error(`cannot start: ${(err as Error).message}`);
+    return 1;
+  }
+  if (helper.recovered.undone.length > 0) {
+    logger.info(`restored the system after an unclean stop (${helper.recovered.journals.length} journal(s))`);
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`${signal}: disconnecting every tunnel and stopping`);
+      helper.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error(`stopping: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/** Runs the helper until SIGTERM/SIGINT, then exits the process (engine/bin/wirelane-helper calls it). */
+export function main(): void {
+  runHelper().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`wirelane-helper: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
