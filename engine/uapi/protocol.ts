@@ -1,0 +1,202 @@
+/**
+ * The text of the cross-platform userspace API (wireguard.com/xplatform), without any I/O.
+ *
+ * set=1: after the "set=1" line come "key=value" lines up to an empty line. Device keys
+ * (private_key, listen_port, fwmark, replace_peers) come first; each public_key line starts a
+ * peer, and the keys after it (remove, update_only, preshared_key, endpoint,
+ * persistent_keepalive_interval, replace_allowed_ips, allowed_ip, protocol_version) belong to
+ * that peer. A device key after a peer, or a peer key before any public_key, is an error, as in
+ * wireguard-go. The whole request is parsed before anything is applied, so a bad line changes
+ * nothing (wireguard-go applies line by line; that is the one deliberate difference).
+ *
+ * get=1: the reply lists the device, then each peer, in wireguard-go's order (device/uapi.go):
+ * private_key, listen_port, fwmark; then per peer public_key, preshared_key, protocol_version,
+ * endpoint, last_handshake_time_sec, last_handshake_time_nsec, tx_bytes, rx_bytes,
+ * persistent_keepalive_interval, allowed_ip...; then errno=0 and an empty line.
+ *
+ * Errors carry a positive errno (EINVAL for a bad value, EPROTO for a line that is not
+ * key=value) and a message naming the key; key material never appears in a message.
+ */
+import { isAllZero, keyFromHex, keyToHex } from '../keys.js';
+import { formatCidr, formatIPv4, formatIPv6, maskCidr, parseCidr, parseIPv4, parseIPv6 } from '../routing/cidr.js';
+import {
+  UAPI_EINVAL,
+  UAPI_EPROTO,
+  type UapiDeviceSnapshot,
+  type UapiError,
+  type UapiPeerChange,
+  type UapiSetRequest,
+} from './types.js';
+
+export type UapiSetParseResult = { ok: true; request: UapiSetRequest } | { ok: false; error: UapiError };
+
+function invalid(message: string): { ok: false; error: UapiError } {
+  return { ok: false, error: { errno: UAPI_EINVAL, message } };
+}
+
+/** An unsigned decimal integer up to `max` (Go's strconv.ParseUint: digits only), or null. */
+function parseUnsigned(text: string, max: number): number | null {
+  if (!/^[0-9]{1,20}$/.test(text)) return null;
+  const n = Number(text);
+  return n <= max ? n : null;
+}
+
+/**
+ * Parses and normalises a UAPI endpoint: "192.0.2.1:51820" or "[fd00::1]:51820", IP literals
+ * only. Returns the canonical text or null.
+ */
+export function parseUapiEndpoint(text: string): string | null {
+  let host: Uint8Array | null;
+  let portText: string;
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0 || text.charCodeAt(close + 1) !== 0x3a /* ':' */) return null;
+    host = parseIPv6(text.slice(1, close));
+    portText = text.slice(close + 2);
+  } else {
+    const colon = text.lastIndexOf(':');
+    if (colon < 0) return null;
+    host = parseIPv4(text.slice(0, colon));
+    portText = text.slice(colon + 1);
+  }
+  const port = parseUnsigned(portText, 65535);
+  if (!host || port === null) return null;
+  return host.length === 4 ? `${formatIPv4(host)}:${port}` : `[${formatIPv6(host)}]:${port}`;
+}
+
+/** Parses the lines of a set=1 request (without the "set=1" line and the final empty line). */
+export function parseUapiSetLines(lines: readonly string[]): UapiSetParseResult {
+  const request: UapiSetRequest = { replacePeers: false, peers: [] };
+  let peer: UapiPeerChange | null = null;
+
+  for (const line of lines) {
+    const equals = line.indexOf('=');
+    if (equals < 0) {
+      return { ok: false, error: { errno: UAPI_EPROTO, message: `a line is not key=value: '${line.slice(0, 64)}'` } };
+    }
+    const key = line.slice(0, equals);
+    const value = line.slice(equals + 1);
+
+    if (key === 'public_key') {
+      const decoded = keyFromHex(value);
+      if (!decoded.ok) return invalid(`public_key: ${decoded.message}`);
+      peer = { publicKey: decoded.key, remove: false, updateOnly: false, replaceAllowedIps: false, allowedIps: [] };
+      request.peers.push(peer);
+      continue;
+    }
+
+    if (!peer) {
+      switch (key) {
+        case 'private_key': {
+          // An all-zero key is allowed: it removes the private key.
+          const decoded = keyFromHex(value);
+          if (!decoded.ok) return invalid(`private_key: ${decoded.message}`);
+          request.privateKey = decoded.key;
+          break;
+        }
+        case 'listen_port': {
+          const port = parseUnsigned(value, 65535);
+          if (port === null) return invalid(`listen_port: '${value.slice(0, 32)}' is not a port (0 to 65535)`);
+          request.listenPort = port;
+          break;
+        }
+        case 'fwmark': {
+          const mark = parseUnsigned(value, 0xffffffff);
+          if (mark === null) return invalid(`fwmark: '${value.slice(0, 32)}' is not a 32-bit unsigned number`);
+          request.fwmark = mark;
+          break;
+        }
+        case 'replace_peers':
+          if (value !== 'true') return invalid(`replace_peers: the only value is true, got '${value.slice(0, 32)}'`);
+          request.replacePeers = true;
+          break;
+        default:
+          return invalid(`'${key.slice(0, 64)}' is not a device key (peer keys come after a public_key line)`);
+      }
+      continue;
+    }
+
+    switch (key) {
+      case 'remove':
+        if (value !== 'true') return invalid(`remove: the only value is true, got '${value.slice(0, 32)}'`);
+        peer.remove = true;
+        break;
+      case 'update_only':
+        if (value !== 'true') return invalid(`update_only: the only value is true, got '${value.slice(0, 32)}'`);
+        peer.updateOnly = true;
+        break;
+      case 'preshared_key': {
+        const decoded = keyFromHex(value);
+        if (!decoded.ok) return invalid(`preshared_key: ${decoded.message}`);
+        peer.presharedKey = decoded.key; // all zero removes it
+        break;
+      }
+      case 'endpoint': {
+        const endpoint = parseUapiEndpoint(value);
+        if (!endpoint) return invalid(`endpoint: '${value.slice(0, 64)}' is not an IP:port or [IPv6]:port`);
+        peer.endpoint = endpoint;
+        break;
+      }
+      case 'persistent_keepalive_interval': {
+        const seconds = parseUnsigned(value, 65535);
+        if (seconds === null) return invalid(`persistent_keepalive_interval: '${value.slice(0, 32)}' is not 0 to 65535 seconds`);
+        peer.persistentKeepaliveInterval = seconds;
+        break;
+      }
+      case 'replace_allowed_ips':
+        if (value !== 'true') return invalid(`replace_allowed_ips: the only value is true, got '${value.slice(0, 32)}'`);
+        peer.replaceAllowedIps = true;
+        break;
+      case 'allowed_ip': {
+        // A prefix length is required here (Go's netip.ParsePrefix); host bits are cleared.
+        const parsed = value.includes('/') ? parseCidr(value) : null;
+        if (!parsed || !parsed.ok) return invalid(`allowed_ip: '${value.slice(0, 64)}' is not an address/prefix-length`);
+        peer.allowedIps.push(maskCidr(parsed.cidr));
+        break;
+      }
+      case 'protocol_version':
+        if (value !== '1') return invalid(`protocol_version: only version 1 exists, got '${value.slice(0, 32)}'`);
+        break;
+      default:
+        return invalid(`'${key.slice(0, 64)}' is not a peer key`);
+    }
+  }
+  return { ok: true, request };
+}
+
+/** Parses a set=1 body given as text: lines up to the first empty line (or the end). */
+export function parseUapiSet(body: string): UapiSetParseResult {
+  const lines = body.split('\n');
+  const end = lines.indexOf('');
+  return parseUapiSetLines(end < 0 ? lines : lines.slice(0, end));
+}
+
+const ZERO_KEY_HEX = '0'.repeat(64);
+
+/** The whole get=1 reply, ending in "errno=0\n\n". */
+export function formatUapiGet(device: UapiDeviceSnapshot): string {
+  let out = '';
+  if (device.privateKey && !isAllZero(device.privateKey)) out += `private_key=${keyToHex(device.privateKey)}\n`;
+  // wireguard-go omits a zero listen port (not yet bound) and a zero fwmark.
+  if (device.listenPort !== 0) out += `listen_port=${device.listenPort}\n`;
+  if (device.fwmark !== 0) out += `fwmark=${device.fwmark}\n`;
+  for (const peer of device.peers) {
+    out += `public_key=${keyToHex(peer.publicKey)}\n`;
+    out += `preshared_key=${peer.presharedKey ? keyToHex(peer.presharedKey) : ZERO_KEY_HEX}\n`;
+    out += 'protocol_version=1\n';
+    if (peer.endpoint !== null) out += `endpoint=${peer.endpoint}\n`;
+    out += `last_handshake_time_sec=${Math.trunc(peer.lastHandshakeTimeSec)}\n`;
+    out += `last_handshake_time_nsec=${Math.trunc(peer.lastHandshakeTimeNsec)}\n`;
+    out += `tx_bytes=${Math.trunc(peer.txBytes)}\n`;
+    out += `rx_bytes=${Math.trunc(peer.rxBytes)}\n`;
+    out += `persistent_keepalive_interval=${peer.persistentKeepaliveInterval}\n`;
+    for (const cidr of peer.allowedIps) out += `allowed_ip=${formatCidr(cidr)}\n`;
+  }
+  return out + 'errno=0\n\n';
+}
+
+/** The reply to a failed request. The number is negated on the wire as wireguard-go does
+ *  (IpcErrorInvalid = -EINVAL): `wg` reads it back as -errno, so it reports "Invalid argument". */
+export function formatUapiErrno(errno: number): string {
+  return errno === 0 ? 'errno=0\n\n' : `errno=${-Math.abs(errno)}\n\n`;
+}

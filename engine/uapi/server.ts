@@ -1,0 +1,221 @@
+/**
+ * Serves the cross-platform UAPI on a Unix socket, where `wg` looks for a userspace interface
+ * (/var/run/wireguard/INTERFACE.sock), as wireguard-go's ipc/uapi_unix.go and device/uapi.go do:
+ * the folder is created 0755, the socket is 0600 (root only: it hands out the private key), a
+ * stale socket left by a dead process is replaced, and a socket a live process still answers on
+ * is left alone (we refuse to start).
+ *
+ * A connection may carry several requests, each "get=1\n\n" or "set=1\n" + key=value lines + an
+ * empty line, and each is answered in order; a set ends with "errno=N\n\n". The peer is untrusted
+ * (any root process, or a confused one): lines longer than 4 KiB, requests over 1 MiB, a set cut
+ * off before its empty line, and an unknown operation all end the connection after an errno
+ * where one can still be sent. Nothing here throws into the event loop.
+ */
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Logger } from '../logger.js';
+import { formatUapiErrno, formatUapiGet, parseUapiSetLines } from './protocol.js';
+import { UAPI_EINVAL, UAPI_EIO, UAPI_EPROTO, type UapiTarget } from './types.js';
+
+export const UAPI_MAX_LINE_BYTES = 4096;
+export const UAPI_MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** Where `wg` and wg-quick look for a userspace interface's socket. */
+export function uapiSocketPath(interfaceName: string, directory = '/var/run/wireguard'): string {
+  return `${directory}/${interfaceName}.sock`;
+}
+
+export interface UapiServer {
+  readonly socketPath: string;
+  /** Stops listening, drops open connections and removes the socket file; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Whether a process answers on the Unix socket at `path` (within `timeoutMs`). */
+function socketIsLive(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createConnection(path);
+    const done = (live: boolean) => {
+      clearTimeout(timer);
+      probe.destroy();
+      resolve(live);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    probe.once('connect', () => done(true));
+    probe.once('error', () => done(false));
+  });
+}
+
+/**
+ * Starts serving `target` at `socketPath`. Resolves once the socket accepts connections;
+ * rejects if another live process serves that path or the socket cannot be created.
+ */
+export async function serveUapi(socketPath: string, target: UapiTarget, logger: Logger): Promise<UapiServer> {
+  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
+  let existing = null;
+  try {
+    existing = lstatSync(socketPath);
+  } catch {
+    // nothing there: the usual case
+  }
+  if (existing) {
+    if (!existing.isSocket()) throw new Error(`${socketPath} exists and is not a socket; not replacing it`);
+    if (await socketIsLive(socketPath)) throw new Error(`${socketPath} is in use by another running process`);
+    logger.info(`removing the stale UAPI socket ${socketPath}`);
+    unlinkSync(socketPath);
+  }
+
+  const connections = new Set<Socket>();
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+    handleConnection(socket, target, logger);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // The socket must never exist with wider permissions, even for an instant: bind under a
+    // umask that leaves it 0600, then chmod as well in case the platform ignores the umask.
+    const previousUmask = process.umask(0o077);
+    try {
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    } finally {
+      process.umask(previousUmask);
+    }
+  });
+  chmodSync(socketPath, 0o600);
+  const ourInode = lstatSync(socketPath).ino;
+  server.on('error', (error) => logger.error(`UAPI socket ${socketPath}: ${error.message}`));
+  logger.info(`UAPI listening on ${socketPath}`);
+
+  let closed: Promise<void> | null = null;
+  return {
+    socketPath,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of connections) socket.destroy();
+        try {
+          // Only remove the file if it is still ours (not a successor's socket).
+          if (lstatSync(socketPath).ino === ourInode) unlinkSync(socketPath);
+        } catch {
+          // already gone
+        }
+      });
+      return closed;
+    },
+  };
+}
+
+type ConnectionState = { kind: 'operation' } | { kind: 'get-blank' } | { kind: 'set'; lines: string[]; bytes: number };
+
+function handleConnection(socket: Socket, target: UapiTarget, logger: Logger): void {
+  let state: ConnectionState = { kind: 'operation' };
+  let pending: Buffer = Buffer.alloc(0);
+  let finished = false;
+
+  socket.on('error', (error) => logger.debug(`UAPI connection error: ${error.message}`));
+
+  const finish = (errno: number | null, why: string) => {
+    if (finished) return;
+    finished = true;
+    logger.warn(`UAPI: closing a connection: ${why}`);
+    if (errno !== null && socket.writable) socket.end(formatUapiErrno(errno));
+    else socket.end();
+    // don't wait for the peer to read: it may never
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+
+  const handleLine = (line: string): void => {
+    switch (state.kind) {
+      case 'operation':
+        if (line === 'get=1') state = { kind: 'get-blank' };
+        else if (line === 'set=1') state = { kind: 'set', lines: [], bytes: 0 };
+        else finish(null, `unknown operation '${line.slice(0, 32)}'`);
+        return;
+      case 'get-blank': {
+        if (line !== '') {
+          finish(UAPI_EINVAL, 'text after get=1 where an empty line belongs');
+          return;
+        }
+        state = { kind: 'operation' };
+        let reply: string;
+        try {
+          reply = formatUapiGet(target.snapshot());
+        } catch (error) {
+          logger.error(`UAPI get failed: ${(error as Error).message}`);
+          reply = formatUapiErrno(UAPI_EIO);
+        }
+        socket.write(reply);
+        return;
+      }
+      case 'set': {
+        if (line !== '') {
+          state.bytes += line.length + 1;
+          if (state.bytes > UAPI_MAX_REQUEST_BYTES) {
+            finish(UAPI_EPROTO, `set request over ${UAPI_MAX_REQUEST_BYTES} bytes`);
+            return;
+          }
+          state.lines.push(line);
+          return;
+        }
+        const lines = state.lines;
+        state = { kind: 'operation' };
+        const parsed = parseUapiSetLines(lines);
+        let errno = 0;
+        if (!parsed.ok) {
+          logger.warn(`UAPI set refused: ${parsed.error.message}`);
+          errno = parsed.error.errno;
+        } else {
+          try {
+            const error = target.applySet(parsed.request);
+            if (error) {
+              logger.warn(`UAPI set failed: ${error.message}`);
+              errno = error.errno;
+            }
+          } catch (error) {
+            logger.error(`UAPI set failed unexpectedly: ${(error as Error).message}`);
+            errno = UAPI_EIO;
+          }
+        }
+        socket.write(formatUapiErrno(errno));
+        return;
+      }
+    }
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    if (finished) return;
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    let start = 0;
+    for (;;) {
+      const newline = pending.indexOf(0x0a, start);
+      if (newline < 0) break;
+      if (newline - start > UAPI_MAX_LINE_BYTES) {
+        finish(UAPI_EPROTO, `a line longer than ${UAPI_MAX_LINE_BYTES} bytes`);
+        return;
+      }
+      const line = pending.toString('utf8', start, newline);
+      start = newline + 1;
+      handleLine(line);
+      if (finished) return;
+    }
+    pending = pending.subarray(start);
+    if (pending.length > UAPI_MAX_LINE_BYTES) finish(UAPI_EPROTO, `a line longer than ${UAPI_MAX_LINE_BYTES} bytes`);
+  });
+
+  socket.on('end', () => {
+    if (finished) return;
+    if (state.kind !== 'operation' || pending.length > 0) {
+      // A set without its empty line is not applied: the request may have been cut short.
+      finish(UAPI_EPROTO, 'the request ended before its empty line');
+    } else {
+      finished = true;
+      socket.end();
+    }
+  });
+}
