@@ -30,3 +30,20 @@ declare module 'sodium-native' {
     m: Uint8Array, nsec: null, c: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array,
   ): number;
 }
+
+/**
+ * sodium-native's raw N-API binding, which its public functions wrap. Only the two transport
+ * AEAD calls are declared; engine/crypto/sodium.ts probes them before use. Unlike the public
+ * functions they do not check sizes (the caller must) and return a negative number for a bad
+ * tag instead of throwing.
+ */
+declare module 'sodium-native/binding.js' {
+  /** Writes m.length + 16 bytes to c; returns that length, or negative on failure. */
+  export function crypto_aead_chacha20poly1305_ietf_encrypt(
+    c: Uint8Array, m: Uint8Array, ad: Uint8Array | undefined, npub: Uint8Array, k: Uint8Array,
+  ): number;
+  /** Verifies c's tag, then writes c.length - 16 bytes to m; returns that length, or negative for a bad tag. */
+  export function crypto_aead_chacha20poly1305_ietf_decrypt(
+    m: Uint8Array, c: Uint8Array, ad: Uint8Array | undefined, npub: Uint8Array, k: Uint8Array,
+  ): number;
+}

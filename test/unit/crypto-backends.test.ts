@@ -3,6 +3,7 @@
  * engine relies on: low-order keys are refused, tampering is caught, seal/open work in place
  * and the two backends interoperate byte for byte.
  */
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AEAD_TAG_SIZE, type CryptoBackend } from '../../engine/crypto/backend.js';
@@ -14,7 +15,14 @@ const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 const sodiumLoad = loadSodiumBackend();
 if (!sodiumLoad.ok) throw new Error(`the sodium backend must load in this environment: ${sodiumLoad.reason}`);
-const backends: CryptoBackend[] = [nobleBackend, sodiumLoad.backend];
+// The sodium backend once more without the direct binding path, so its fallback is tested too.
+const sodiumPublicOnly = loadSodiumBackend(() => ({ sodium: createRequire(import.meta.url)('sodium-native') }));
+if (!sodiumPublicOnly.ok) throw new Error(sodiumPublicOnly.reason);
+const backends: { label: string; crypto: CryptoBackend }[] = [
+  { label: 'noble', crypto: nobleBackend },
+  { label: `sodium (${sodiumLoad.transportPath})`, crypto: sodiumLoad.backend },
+  { label: `sodium (${sodiumPublicOnly.transportPath})`, crypto: sodiumPublicOnly.backend },
+];
 
 // RFC 8439 §2.8.2 and draft-irtf-cfrg-xchacha-03 §A.3.1 share key, AAD and plaintext.
 const SUNSCREEN = new TextEncoder().encode(
@@ -57,9 +65,7 @@ const LOW_ORDER_POINTS = CANONICAL_LOW_ORDER_POINTS.flatMap((point) => {
   return [point, toHex(topBitSet)];
 });
 
-for (const crypto of backends) {
-  const name = crypto.name;
-
+for (const { label: name, crypto } of backends) {
   test(`${name}: ChaCha20-Poly1305 matches RFC 8439 §2.8.2`, () => {
     const out = new Uint8Array(SUNSCREEN.length + AEAD_TAG_SIZE);
     assert.equal(crypto.seal(out, VECTOR_KEY, RFC8439_NONCE, SUNSCREEN, VECTOR_AAD), RFC8439_SEALED.length);
@@ -193,7 +199,8 @@ for (const crypto of backends) {
 }
 
 test('what one backend seals, the other opens, in both directions', () => {
-  const [noble, sodium] = backends as [CryptoBackend, CryptoBackend];
+  const noble = nobleBackend;
+  const sodium = sodiumLoad.backend;
   const key = noble.generatePrivateKey();
   const nonce = new Uint8Array(12);
   new DataView(nonce.buffer).setBigUint64(4, 123_456_789n, true); // WireGuard's counter layout

@@ -2,6 +2,7 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { CRYPTO_BACKEND_ENV, loadCryptoBackend, nobleBackend, selectCryptoBackend, sodiumAvailability } from '../../engine/crypto/index.js';
+import { createRequire } from 'node:module';
 import { loadSodiumBackend } from '../../engine/crypto/sodium.js';
 
 const savedEnv = process.env[CRYPTO_BACKEND_ENV];
@@ -55,7 +56,35 @@ test('a native module that loads but misbehaves is refused by the self-test', ()
       throw new Error('could not verify data');
     },
   };
-  const result = loadSodiumBackend(() => broken);
+  const result = loadSodiumBackend(() => ({ sodium: broken }));
   assert.equal(result.ok, false);
   assert.match(result.ok ? '' : result.reason, /self-test/);
+});
+
+test('seal/open call the native binding directly when it agrees with the public functions', () => {
+  const result = loadSodiumBackend();
+  assert.ok(result.ok);
+  assert.equal(result.transportPath, 'binding');
+});
+
+test('a binding that disagrees or throws is not used; the public functions take over', () => {
+  const real = createRequire(import.meta.url)('sodium-native') as Record<string, unknown>;
+  const wrongBindings: unknown[] = [
+    {}, // functions missing
+    { // throws for a bad tag instead of returning a negative number
+      crypto_aead_chacha20poly1305_ietf_encrypt: (c: Uint8Array, m: Uint8Array, ad: Uint8Array, n: Uint8Array, k: Uint8Array) =>
+        (real.crypto_aead_chacha20poly1305_ietf_encrypt as Function)(c, m, ad, null, n, k),
+      crypto_aead_chacha20poly1305_ietf_decrypt: (m: Uint8Array, c: Uint8Array, ad: Uint8Array, n: Uint8Array, k: Uint8Array) =>
+        (real.crypto_aead_chacha20poly1305_ietf_decrypt as Function)(m, null, c, ad, n, k),
+    },
+    { // encrypts to something else
+      crypto_aead_chacha20poly1305_ietf_encrypt: (c: Uint8Array) => c.length,
+      crypto_aead_chacha20poly1305_ietf_decrypt: (m: Uint8Array) => m.length,
+    },
+  ];
+  for (const binding of wrongBindings) {
+    const result = loadSodiumBackend(() => ({ sodium: real, binding }));
+    assert.ok(result.ok);
+    assert.equal(result.transportPath, 'public');
+  }
 });
