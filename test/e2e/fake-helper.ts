@@ -1,0 +1,118 @@
+/**
+ * A small stand-in for the helper's socket, speaking the control protocol over a real Unix
+ * socket: for the helper client's unit tests (reconnect, fan-out) and for looking at the UI
+ * before a real helper runs. It validates requests with the same protocol schemas; tunnels
+ * live in memory; `invalid_config` is returned for text without an [Interface] line.
+ * The committed e2e test never uses it: it runs against the real helper.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { requestSchema, type HelperEvent, type Request, type TunnelSummary } from '../../engine/helper/protocol.js';
+
+export class FakeHelper {
+  readonly connections = new Set<Socket>();
+  readonly received: Request[] = [];
+  tunnels: TunnelSummary[] = [];
+  private server: Server | null = null;
+
+  constructor(readonly socketPath: string) {}
+
+  async listen(): Promise<void> {
+    const server = createServer((socket) => this.onConnection(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socketPath, () => resolve());
+    });
+  }
+
+  /** Stops listening and drops every connection, as a crashed or stopped helper would. */
+  async close(): Promise<void> {
+    for (const socket of this.connections) socket.destroy();
+    this.connections.clear();
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Sends an event to every subscribed connection. */
+  broadcast(event: HelperEvent): void {
+    for (const socket of this.connections) if ((socket as Socket & { subscribed?: boolean }).subscribed) socket.write(JSON.stringify(event) + '\n');
+  }
+
+  private onConnection(socket: Socket): void {
+    this.connections.add(socket);
+    socket.setEncoding('utf8');
+    let buffer = '';
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        this.onLine(socket, line);
+      }
+    });
+    socket.on('close', () => this.connections.delete(socket));
+    socket.on('error', () => this.connections.delete(socket));
+  }
+
+  private onLine(socket: Socket & { subscribed?: boolean }, line: string): void {
+    const parsed = requestSchema.safeParse(JSON.parse(line));
+    if (!parsed.success) {
+      socket.write(JSON.stringify({ id: null, ok: false, error: { code: 'bad_request', message: 'bad request' } }) + '\n');
+      return;
+    }
+    const request = parsed.data;
+    this.received.push(request);
+    const reply = (result: unknown) => socket.write(JSON.stringify({ id: request.id, ok: true, result }) + '\n');
+    const fail = (code: string, message: string, problems?: unknown) =>
+      socket.write(JSON.stringify({ id: request.id, ok: false, error: { code, message, ...(problems ? { problems } : {}) } }) + '\n');
+    switch (request.type) {
+      case 'version':
+        return reply({ helperVersion: 'fake-1', protocolVersion: 1, platform: 'linux' });
+      case 'subscribe':
+        socket.subscribed = true;
+        return reply({});
+      case 'list':
+        return reply({ tunnels: this.tunnels });
+      case 'import': {
+        if (!/^\[Interface\]/m.test(request.confText)) return fail('invalid_config', 'the configuration has problems', [{ line: 1, message: 'expected [Interface] or [Peer]' }]);
+        if (this.tunnels.some((t) => t.name === request.name)) return fail('already_exists', `a tunnel named ${request.name} exists already`);
+        this.tunnels.push({
+          name: request.name,
+          publicKey: 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=',
+          addresses: ['10.0.0.2/32'],
+          endpoints: ['192.0.2.1:51820'],
+          hasScripts: false,
+          fullTunnel: false,
+          status: { name: request.name, status: { state: 'disconnected' }, latestHandshake: null, rxBytes: 0, txBytes: 0, endpoint: null },
+        });
+        this.broadcast({ event: 'tunnels', tunnels: this.tunnels });
+        return reply({ name: request.name, hasScripts: false, fullTunnel: false });
+      }
+      case 'get': {
+        const tunnel = this.tunnels.find((t) => t.name === request.name);
+        if (!tunnel) return fail('not_found', `no tunnel named ${request.name}`);
+        return reply({ tunnel, confText: '[Interface]\nPrivateKey = (hidden)\n\n[Peer]\nPublicKey = HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=\nAllowedIPs = 10.0.0.0/24\nEndpoint = 192.0.2.1:51820\n' });
+      }
+      case 'connect':
+      case 'disconnect': {
+        const tunnel = this.tunnels.find((t) => t.name === request.name);
+        if (!tunnel) return fail('not_found', `no tunnel named ${request.name}`);
+        tunnel.status = {
+          ...tunnel.status,
+          status: request.type === 'connect' ? { state: 'connected', since: Date.now() } : { state: 'disconnected' },
+          latestHandshake: request.type === 'connect' ? Date.now() : tunnel.status.latestHandshake,
+        };
+        this.broadcast({ event: 'status', tunnels: this.tunnels.map((t) => t.status) });
+        return reply({ status: tunnel.status });
+      }
+      case 'logs':
+        return reply({ name: request.name, entries: [] });
+      case 'generateKeypair':
+        return reply({ privateKey: 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=', publicKey: 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=' });
+      default:
+        return fail('internal', `the fake helper does not do ${request.type}`);
+    }
+  }
+}

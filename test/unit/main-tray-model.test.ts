@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TunnelState, TunnelSummary } from '../../engine/helper/protocol.js';
+import type { HelperAvailability } from '../../main/ipc-schema.js';
+import { trayModel, type TrayItem } from '../../main/tray-model.js';
+
+const running: HelperAvailability = { state: 'running', socketPath: '/run/wirelane/helper.sock', helperVersion: '0.1.0', platform: 'linux' };
+
+function tunnel(name: string, status: TunnelState): TunnelSummary {
+  return {
+    name,
+    publicKey: 'x'.repeat(43) + '=',
+    addresses: ['10.0.0.2/32'],
+    endpoints: ['192.0.2.1:51820'],
+    hasScripts: false,
+    fullTunnel: false,
+    status: { name, status, latestHandshake: null, rxBytes: 0, txBytes: 0, endpoint: null },
+  };
+}
+
+const states: TunnelState[] = [
+  { state: 'disconnected' },
+  { state: 'connecting' },
+  { state: 'connected', since: 1 },
+  { state: 'failed', reason: 'cannot resolve vpn.example.com' },
+];
+
+const labels = (items: TrayItem[]) => items.map((i) => (i.kind === 'separator' ? '---' : i.label));
+
+test('no tunnels: the menu says so and still offers import, manage, launch at login and quit', () => {
+  const model = trayModel({ helper: running, tunnels: [], launchAtLogin: false, platform: 'linux' });
+  assert.equal(model.icon, 'disconnected');
+  assert.equal(model.iconFile, 'tray-disconnected.png');
+  assert.deepEqual(labels(model.items), ['No tunnels yet', '---', 'Import tunnel from file…', 'Manage tunnels…', '---', 'Launch at login', 'Quit Wirelane']);
+  const launch = model.items.find((i) => i.kind === 'checkbox' && i.label === 'Launch at login');
+  assert.deepEqual(launch && launch.kind === 'checkbox' ? [launch.checked, launch.action] : null, [false, { type: 'toggle-launch-at-login', enabled: true }]);
+});
+
+test('one tunnel in every state: icon, toggle direction, checked mark and state word', () => {
+  const expected = {
+    disconnected: { icon: 'disconnected', checked: false, action: 'connect', word: 'off' },
+    connecting: { icon: 'connecting', checked: true, action: 'disconnect', word: 'connecting…' },
+    connected: { icon: 'connected', checked: true, action: 'disconnect', word: 'connected' },
+    failed: { icon: 'disconnected', checked: false, action: 'connect', word: 'failed' },
+  } as const;
+  for (const state of states) {
+    const model = trayModel({ helper: running, tunnels: [tunnel('office', state)], launchAtLogin: true, platform: 'linux' });
+    const want = expected[state.state];
+    assert.equal(model.icon, want.icon, state.state);
+    const toggle = model.items[0];
+    assert.ok(toggle && toggle.kind === 'checkbox', state.state);
+    assert.equal(toggle.label, `office — ${want.word}`);
+    assert.equal(toggle.checked, want.checked);
+    assert.deepEqual(toggle.action, { type: want.action, name: 'office' });
+  }
+});
+
+test('many tunnels: one toggle each in order, icon is the most connected state', () => {
+  const tunnels = states.map((s, i) => tunnel(`t${i}`, s));
+  const model = trayModel({ helper: running, tunnels, launchAtLogin: false, platform: 'linux' });
+  assert.equal(model.icon, 'connected');
+  assert.equal(model.tooltip, 'Wirelane: connected to t2');
+  const toggles = model.items.filter((i) => i.kind === 'checkbox' && i.label !== 'Launch at login');
+  assert.deepEqual(labels(toggles), ['t0 — off', 't1 — connecting…', 't2 — connected', 't3 — failed']);
+
+  const noneConnected = trayModel({ helper: running, tunnels: [tunnel('a', states[0]!), tunnel('b', states[1]!)], launchAtLogin: false, platform: 'linux' });
+  assert.equal(noneConnected.icon, 'connecting');
+  assert.equal(noneConnected.tooltip, 'Wirelane: connecting');
+});
+
+test('macOS gets template images', () => {
+  const model = trayModel({ helper: running, tunnels: [tunnel('a', { state: 'connected', since: 1 })], launchAtLogin: false, platform: 'darwin' });
+  assert.equal(model.iconFile, 'tray-connectedTemplate.png');
+});
+
+test('helper not running: no toggles, a line saying so, import still offered', () => {
+  const helper: HelperAvailability = { state: 'not_running', socketPath: '/run/wirelane/helper.sock', detail: 'nothing listens on its socket' };
+  const model = trayModel({ helper, tunnels: [], launchAtLogin: false, platform: 'linux' });
+  assert.equal(model.items[0]?.kind, 'label');
+  assert.equal(labels(model.items)[0], 'Wirelane service not running');
+  assert.equal(model.tooltip, 'Wirelane: Wirelane service not running');
+  assert.ok(!model.items.some((i) => i.kind === 'checkbox' && i.action.type === 'connect'));
+});
