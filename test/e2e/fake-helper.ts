@@ -64,9 +64,9 @@ export class FakeHelper {
     }
     const request = parsed.data;
     this.received.push(request);
-    const reply = (result: unknown) => socket.write(JSON.stringify({ id: request.id, ok: true, result }) + '\n');
-    const fail = (code: string, message: string, problems?: unknown) =>
-      socket.write(JSON.stringify({ id: request.id, ok: false, error: { code, message, ...(problems ? { problems } : {}) } }) + '\n');
+    const reply = (result: unknown): void => void socket.write(JSON.stringify({ id: request.id, ok: true, result }) + '\n');
+    const fail = (code: string, message: string, problems?: unknown): void =>
+      void socket.write(JSON.stringify({ id: request.id, ok: false, error: { code, message, ...(problems ? { problems } : {}) } }) + '\n');
     switch (request.type) {
       case 'version':
         return reply({ helperVersion: 'fake-1', protocolVersion: 1, platform: 'linux' });
