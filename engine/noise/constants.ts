@@ -49,8 +49,11 @@ export const MESSAGE_PADDING_MULTIPLE = 16;
 export const MAX_TIMER_HANDSHAKES = REKEY_ATTEMPT_TIME / REKEY_TIMEOUT;
 /** Upper bound of the random jitter added to each handshake retransmission (kernel: 333 ms). */
 export const REKEY_TIMEOUT_JITTER_MAX = 334;
-/** Minimum gap between two initiations we send to one peer (wireguard-go HandshakeInitationRate). */
-export const HANDSHAKE_INITIATION_RATE = 50;
+/**
+ * Initiations from one peer closer together than this are not answered: a flood guard on the
+ * receiving side (wireguard-go HandshakeInitationRate, one second / 50).
+ */
+export const HANDSHAKE_INITIATION_RATE = 20;
 /** Replay window width in packets: 8192 bits of bitmap less one word (kernel and wireguard-go). */
 export const REPLAY_WINDOW_SIZE = 8128;
 /** Packets staged per peer while a handshake is in flight (wireguard-go QueueStagedSize). */
