@@ -6,33 +6,15 @@
  * network flushes arrives as one batch, as recvmmsg would deliver it.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { parseAddress } from '../routing/cidr.js';
 import { HEADROOM, TAILROOM } from '../tun/tun.js';
 import type { Bind, DatagramBatch, Endpoint } from './bind.js';
 
 /** The bytes of an IPv4 or IPv6 literal; throws on anything else. */
 export function ipAddressBytes(address: string): Uint8Array {
-  if (isIPv4(address)) return Uint8Array.from(address.split('.').map(Number));
-  if (!isIPv6(address)) throw new Error(`not an IP address: ${address}`);
-  let text = address;
-  const out = new Uint8Array(16);
-  // A trailing dotted quad (::ffff:192.0.2.1) becomes two groups.
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    const v4 = ipAddressBytes(text.slice(lastColon + 1));
-    text = `${text.slice(0, lastColon + 1)}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined
-    ? headGroups
-    : [...headGroups, ...new Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
-  groups.forEach((g, i) => {
-    const v = parseInt(g, 16);
-    out[i * 2] = v >> 8;
-    out[i * 2 + 1] = v & 0xff;
-  });
-  return out;
+  const bytes = parseAddress(address);
+  if (bytes === null) throw new Error(`not an IP address: ${address}`);
+  return bytes;
 }
 
 export function makeEndpoint(address: string, port: number): Endpoint {

@@ -45,9 +45,7 @@ import {
   MESSAGE_TRANSPORT_HEADER_SIZE,
 } from '../noise/constants.js';
 import type { LocalIdentity, PeerSession as PeerSessionApi } from '../noise/api.js';
-import { createLocalIdentity, consumeInitiation } from '../noise/handshake.js';
-import { CookieChecker } from '../noise/cookie.js';
-import { PeerSession } from '../noise/peer-session.js';
+import { createLocalIdentity, consumeInitiation, DeviceCookieChecker, createPeerSession } from '../noise/index.js';
 import { AllowedIps } from '../routing/allowed-ips.js';
 import type { Cidr } from '../routing/cidr.js';
 import { HEADROOM, type PacketBatch, type TunDevice } from '../tun/tun.js';
@@ -120,7 +118,7 @@ export class Device implements EngineDevice {
   private readonly clock: DeviceClock;
 
   private local: LocalIdentity | null = null;
-  private cookieChecker: CookieChecker | null = null;
+  private cookieChecker: DeviceCookieChecker | null = null;
   private fwmark = 0;
   private readonly peers = new Map<string, Peer>();
   private readonly peerBySession = new Map<PeerSessionApi, Peer>();
@@ -578,7 +576,7 @@ export class Device implements EngineDevice {
     }
     const local = createLocalIdentity(this.crypto, Uint8Array.from(privateKey));
     this.local = local;
-    this.cookieChecker = new CookieChecker(this.crypto, local.publicKey);
+    this.cookieChecker = new DeviceCookieChecker(this.crypto, local);
     // A peer with our own public key would be ourselves: wireguard-go removes it.
     const self = this.peers.get(keyHex(local.publicKey));
     if (self !== undefined) this.removePeer(self);
@@ -622,7 +620,7 @@ export class Device implements EngineDevice {
   private createSession(peer: Peer, now: number): void {
     const local = this.local;
     if (local === null) return;
-    const session = new PeerSession({
+    const session = createPeerSession({
       crypto: this.crypto,
       local,
       remotePublicKey: peer.publicKey,
