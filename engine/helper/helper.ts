@@ -17,6 +17,7 @@ import type { TunDevice } from '../tun/tun.js';
 import { createConfInspector } from './conf-info.js';
 import { createEngineLauncher } from './engine-launcher.js';
 import { createRequestHandler } from './handlers.js';
+import { NetworkWatch } from './network-watch.js';
 import { ControlServer } from './server.js';
 import { TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
@@ -36,6 +37,8 @@ export interface HelperOptions {
   launcher?: TunnelLauncher;
   groupFile?: string;
   storeFaults?: StoreFaults;
+  /** Re-handshake on network changes (default true; tests with fakes turn it off). */
+  watchNetwork?: boolean;
 }
 
 export interface RunningHelper {
@@ -109,6 +112,12 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
   });
   await server.listen();
   manager.start();
+  const networkWatch = new NetworkWatch({
+    logger,
+    ownInterfaces: () => manager.activeNames(),
+    onChange: () => manager.rehandshakeAll('the network changed'),
+  });
+  if (options.watchNetwork !== false) networkWatch.start();
   logger.info(`helper ${HELPER_VERSION} listening on ${options.socketPath}, store ${options.storeDir}`);
 
   const running = server;
@@ -118,6 +127,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
     server: running,
     recovered,
     async stop() {
+      networkWatch.stop();
       await running.close();
       await manager.stop();
     },

@@ -95,6 +95,7 @@ async function start(groupFile?: string): Promise<Fixture> {
       throw new Error('not used');
     },
     launcher: fakeLauncher(),
+    watchNetwork: false,
     groupFile: groupFile ?? join(root, 'no-such-group-file'),
   });
   const fixture = { root, socket, store, helper };
