@@ -297,12 +297,13 @@ test('without a wirelane group only root may connect: another user gets EACCES',
 });
 
 test('with a wirelane group, its members may connect and others may not', { skip: !canSwitchUser && 'needs root and setpriv' }, async () => {
-  const groupFile = join(mkdtempSync(join(tmpdir(), 'wirelane-group-')), 'group');
+  const groupDir = mkdtempSync(join(tmpdir(), 'wirelane-group-'));
+  const groupFile = join(groupDir, 'group');
   writeFileSync(groupFile, 'root:x:0:\nwirelane:x:65534:\n');
   const f = await start(groupFile);
   assert.equal(statSync(f.socket).mode & 0o777, 0o660);
   assert.equal(statSync(f.socket).gid, 65534);
   assert.equal(runAsNobody(f.socket, 65534).stdout.trim(), 'CONNECTED');
   assert.equal(runAsNobody(f.socket, 65533).stdout.trim(), 'EACCES');
-  rmSync(groupFile, { force: true });
+  rmSync(groupDir, { recursive: true, force: true });
 });
