@@ -78,10 +78,14 @@ export interface Node {
   publicKey: Uint8Array;
 }
 
-export function createNode(network: MemoryNetwork, address: string, options: { clock?: DeviceClock; logger?: Logger; name?: string } = {}): Node {
+export function createNode(
+  network: MemoryNetwork,
+  address: string,
+  options: { clock?: DeviceClock; logger?: Logger; name?: string; crypto?: CryptoBackend } = {},
+): Node {
   const tun = new MemoryTun(options.name ?? `mem-${address}`);
   const bind = new MemoryBind(network, address);
-  const device = new Device({ tun, bind, crypto, logger: options.logger ?? silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
+  const device = new Device({ tun, bind, crypto: options.crypto ?? crypto, logger: options.logger ?? silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
   const privateKey = crypto.generatePrivateKey();
   return { device, tun, bind, privateKey, publicKey: crypto.publicKey(privateKey) };
 }
@@ -98,10 +102,10 @@ export function setRequest(fields: Partial<UapiSetRequest>): UapiSetRequest {
  * A (192.0.2.1, tunnel 10.0.0.1 / fd00::1, port 51820) and B (192.0.2.2, tunnel 10.0.0.2 /
  * fd00::2, port 51821). A knows B's endpoint; B learns A's from the handshake.
  */
-export function createPair(options: { clock?: DeviceClock; presharedKey?: Uint8Array; keepalive?: number } = {}): { network: MemoryNetwork; a: Node; b: Node } {
+export function createPair(options: { clock?: DeviceClock; presharedKey?: Uint8Array; keepalive?: number; cryptoB?: CryptoBackend } = {}): { network: MemoryNetwork; a: Node; b: Node } {
   const network = new MemoryNetwork();
   const a = createNode(network, '192.0.2.1', { ...options, name: 'memA' });
-  const b = createNode(network, '192.0.2.2', { ...options, name: 'memB' });
+  const b = createNode(network, '192.0.2.2', { ...options, name: 'memB', ...(options.cryptoB ? { crypto: options.cryptoB } : {}) });
   const psk = options.presharedKey ? { presharedKey: options.presharedKey } : {};
   // B first: A may send an initiation at once (persistent keepalive), and B must be listening.
   const failB = b.device.applySet(
@@ -133,4 +137,15 @@ export async function eventually(what: string, check: () => boolean, timeoutMs =
 
 export function bytesEqual(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+}
+
+/** Wraps a backend to count Diffie-Hellman operations (what a handshake flood costs). */
+export function countingCrypto(inner: CryptoBackend): CryptoBackend & { dhCount: number } {
+  const counting = Object.create(inner) as CryptoBackend & { dhCount: number };
+  counting.dhCount = 0;
+  counting.sharedSecret = (privateKey: Uint8Array, publicKey: Uint8Array) => {
+    counting.dhCount++;
+    return inner.sharedSecret(privateKey, publicKey);
+  };
+  return counting;
 }
