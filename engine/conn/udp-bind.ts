@@ -46,6 +46,9 @@ export class UdpBind implements Bind {
   private receiver: Receiver | undefined;
 
   constructor(options: UdpBindOptions = {}, addon: IoAddon = ioAddon()) {
+    if (typeof addon.udpOpen !== 'function') {
+      throw new Error(`the native UDP bind is not available on ${process.platform} yet (the addon has no Winsock part)`);
+    }
     this.addon = addon;
     this.logger = options.logger ?? silentLogger;
     this.batchSize = options.batchSize ?? DEFAULT_UDP_BATCH;

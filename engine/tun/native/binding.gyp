@@ -28,6 +28,7 @@
         }],
         ["OS=='win'", {
           "defines": ["WIN32_LEAN_AND_MEAN", "_WIN32_WINNT=0x0A00"],
+          "libraries": ["iphlpapi.lib"],
           "msvs_settings": { "VCCLCompilerTool": { "CompileAs": 1 } }
         }]
       ]
