@@ -11,6 +11,17 @@ import { HEADROOM, TAILROOM } from '../tun/tun.js';
 import type { Bind, DatagramBatch, Endpoint } from './bind.js';
 
 /** The bytes of an IPv4 or IPv6 literal; throws on anything else. */
+
+/**
+ * A plain Uint8Array copy of bytes[start, end). Not `.slice()`: on a Buffer that returns a view
+ * of memory its producer reuses, and a copy made by Uint8Array's slice is still a Buffer.
+ */
+function copyBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(bytes.subarray(start, end));
+  return out;
+}
+
 export function ipAddressBytes(address: string): Uint8Array {
   const bytes = parseAddress(address);
   if (bytes === null) throw new Error(`not an IP address: ${address}`);
@@ -77,7 +88,7 @@ export class MemoryNetwork {
 
   /** Sends a datagram as if from `from` (forging, replaying). */
   inject(from: Endpoint, to: string, data: Uint8Array): void {
-    this.enqueue({ from, to, data: Uint8Array.prototype.slice.call(data) });
+    this.enqueue({ from, to, data: copyBytes(data, 0, data.length) });
   }
 
   /** @internal */
@@ -184,7 +195,7 @@ export class MemoryBind implements Bind {
     const from = this.localEndpoint();
     for (let i = 0; i < count; i++) {
       const off = offsets[i]!;
-      const data = Uint8Array.prototype.slice.call(buffer, off, off + lengths[i]!);
+      const data = copyBytes(buffer, off, off + lengths[i]!);
       this.network.transmit({ from, to: endpoint.key, data });
     }
     return count;

@@ -15,6 +15,17 @@
 import type { Endpoint } from '../conn/bind.js';
 import { MAX_QUEUED_HANDSHAKES, UNDER_LOAD_AFTER_TIME, UNDER_LOAD_THRESHOLD } from '../noise/constants.js';
 
+
+/**
+ * A plain Uint8Array copy of bytes[start, end). Not `.slice()`: on a Buffer that returns a view
+ * of memory its producer reuses, and a copy made by Uint8Array's slice is still a Buffer.
+ */
+function copyBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(bytes.subarray(start, end));
+  return out;
+}
+
 export interface QueuedHandshake {
   readonly message: Uint8Array;
   readonly from: Endpoint;
@@ -39,8 +50,8 @@ export class HandshakeQueue {
     }
     this.arrivedInWindow++;
     if (this.length >= MAX_QUEUED_HANDSHAKES) return false;
-    // Uint8Array's slice copies (Buffer's would return a view of a buffer the bind reuses).
-    this.items.push({ message: Uint8Array.prototype.slice.call(buffer, offset, offset + length), from });
+    // A copy: the bind reuses its buffer once the batch callback returns.
+    this.items.push({ message: copyBytes(buffer, offset, offset + length), from });
     return true;
   }
 

@@ -8,6 +8,17 @@
  */
 import { HEADROOM, TAILROOM, type PacketBatch, type TunDevice } from './tun.js';
 
+
+/**
+ * A plain Uint8Array copy of bytes[start, end). Not `.slice()`: on a Buffer that returns a view
+ * of memory its producer reuses, and a copy made by Uint8Array's slice is still a Buffer.
+ */
+function copyBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(bytes.subarray(start, end));
+  return out;
+}
+
 export class MemoryTun implements TunDevice {
   readonly name: string;
   /** Every packet the device wrote to the "OS", in order (copies). */
@@ -55,7 +66,7 @@ export class MemoryTun implements TunDevice {
     if (this.closed) return 0;
     for (let i = 0; i < count; i++) {
       const off = offsets[i]!;
-      const packet = Uint8Array.prototype.slice.call(buffer, off, off + lengths[i]!);
+      const packet = copyBytes(buffer, off, off + lengths[i]!);
       this.written.push(packet);
       for (const listener of this.writeListeners) listener(packet);
     }
