@@ -1,0 +1,339 @@
+/**
+ * The window end to end, against the real helper: the production renderer build runs in Debian's
+ * Chromium (playwright-core), served from 127.0.0.1, with `window.wirelane` built from the same
+ * IPC schema as the preload and backed by main's own relay (HelperClient, TunnelStoreView,
+ * createRelay, registerIpcHandlers with its sender and argument checks). Only Electron is absent.
+ *
+ *   ns "c": wirelane-helper (root) --veth 192.0.2.1 <-> 192.0.2.2-- ns "s": wireguard-go (wg-quick)
+ *
+ * Steps: import a tunnel by dropping its file, connect, see the handshake age and the byte
+ * counters rise while a ping runs, disconnect; drop a broken file and see the helper's
+ * line-numbered error with the store unchanged; stop the helper mid-session, see "not running",
+ * start it again and see the window recover. Screenshots of each step go to test-results/e2e/.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { silentLogger } from '../../engine/logger.js';
+import { HelperClient } from '../../main/helper-client.js';
+import { registerIpcHandlers, type InvokeEventLike } from '../../main/ipc-handlers.js';
+import { channelOf, invokeNames, pushNames, type PushName, type PushPayload } from '../../main/ipc-schema.js';
+import { createRelay } from '../../main/relay.js';
+import { TunnelStoreView } from '../../main/tunnel-store-view.js';
+import { CONTENT_SECURITY_POLICY } from '../../main/window-security.js';
+import { NetnsLab, netnsUnavailableReason, run, waitFor } from '../support/netns.js';
+import { repoPath } from '../support/paths.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip =
+  netnsUnavailableReason(['wg', 'wg-quick', 'wireguard-go', 'ping']) ?? (existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed`);
+const compiled = fileURLToPath(import.meta.url).includes(`${'/'}dist${'/'}`);
+const shots = repoPath('test-results', 'e2e');
+
+const lab = new NetnsLab('e2e');
+let clientNs = '';
+let serverNs = '';
+let work = '';
+let socketPath = '';
+let storeDir = '';
+let helper: ChildProcess | null = null;
+let helperLog = '';
+let pageLog = '';
+let httpServer: Server | null = null;
+let browser: BrowserContext | null = null;
+let page: Page | null = null;
+let client: HelperClient | null = null;
+let keys = { client: '', clientPub: '', server: '', serverPub: '' };
+
+function helperCommand(): string[] {
+  if (compiled) return [process.execPath, repoPath('engine', 'bin', 'wirelane-helper')];
+  const wrapper = join(work, 'run-helper.mjs');
+  writeFileSync(wrapper, `import(${JSON.stringify(repoPath('engine', 'cli', 'wirelane-helper.ts'))}).then((m) => m.main());\n`);
+  return [process.execPath, '--import', 'tsx', wrapper];
+}
+
+async function startHelper(): Promise<void> {
+  const [file, ...rest] = helperCommand();
+  helperLog = '';
+  const child = lab.spawn(clientNs, file!, [...rest, '--socket', socketPath, '--store', storeDir]);
+  child.stderr?.on('data', (c: Buffer) => (helperLog += c.toString()));
+  child.stdout?.on('data', (c: Buffer) => (helperLog += c.toString()));
+  helper = child;
+  await waitFor('the helper socket', () => existsSync(socketPath), 30_000, 100).catch((error: Error) => {
+    throw new Error(`${error.message}\nhelper log:\n${helperLog}`);
+  });
+}
+
+async function stopHelper(): Promise<void> {
+  const child = helper;
+  helper = null;
+  if (!child?.pid || child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  process.kill(child.pid, 'SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+}
+
+/** Every file of the store with its bytes, to prove a refused import changed nothing. */
+function storeContents(): string {
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+      const path = join(dir, entry.name);
+      return entry.isDirectory() ? walk(path) : [`${path}:${readFileSync(path).toString('base64')}`];
+    });
+  return existsSync(storeDir) ? walk(storeDir).sort().join('\n') : '';
+}
+
+function buildRenderer(): void {
+  const vite = repoPath('node_modules', 'vite', 'bin', 'vite.js');
+  const built = spawnSync(process.execPath, [vite, 'build', '--config', repoPath('renderer', 'vite.config.ts'), '--logLevel', 'warn'], {
+    cwd: repoPath(),
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (built.status !== 0) throw new Error(`vite build of the renderer failed:\n${built.stderr}`);
+}
+
+const mime: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.png': 'image/png' };
+
+async function serveRenderer(): Promise<string> {
+  const root = repoPath('renderer', 'dist');
+  const server = createServer((request, response) => {
+    const path = normalize(join(root, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)));
+    const file = path === root || path === `${root}/` ? join(root, 'index.html') : path;
+    if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { 'content-type': mime[extname(file)] ?? 'application/octet-stream', 'content-security-policy': CONTENT_SECURITY_POLICY });
+    response.end(readFileSync(file));
+  });
+  httpServer = server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  assert.ok(address && typeof address === 'object');
+  return `http://127.0.0.1:${address.port}/index.html`;
+}
+
+/**
+ * Opens the page with `window.wirelane` wired to main's relay: invokes go through the real
+ * registerIpcHandlers (sender = this page's frame), pushes come from the real TunnelStoreView.
+ */
+async function openApp(pageUrl: string): Promise<Page> {
+  // A fresh profile per run (Playwright passes it as --user-data-dir).
+  const context = await chromium.launchPersistentContext(join(work, 'chromium'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1100, height: 860 },
+  });
+  browser = context;
+  const p = context.pages()[0] ?? (await context.newPage());
+  p.on('console', (message) => (pageLog += `${message.type()}: ${message.text()}\n`));
+  p.on('pageerror', (error) => (pageLog += `page error: ${error.message}\n`));
+
+  const helperClient = new HelperClient({ socketPath, logger: silentLogger, reconnectDelaysMs: [200, 500, 1000], isInstalled: () => true, subscribe: { logs: true } });
+  client = helperClient;
+  const view = new TunnelStoreView(helperClient.availability, 'linux');
+  const push = <K extends PushName>(name: K, payload: PushPayload<K>) =>
+    void p.evaluate(`window.__wirelanePush?.(${JSON.stringify(channelOf(name))}, ${JSON.stringify(payload)})`).catch(() => {});
+  helperClient.onAvailability(async (availability) => {
+    view.setHelper(availability);
+    if (availability.state === 'running') {
+      const listed = await helperClient.request('list', {});
+      if (listed.ok) view.setTunnels(listed.value.tunnels);
+    }
+  });
+  helperClient.onEvent((event) => {
+    view.applyEvent(event);
+    if (event.event === 'log') push('onLog', { name: event.name, entry: event.entry });
+  });
+  view.onChange((change) => (change.kind === 'snapshot' ? push('onSnapshot', change.snapshot) : push('onStatus', change.next)));
+
+  const relay = createRelay({
+    client: helperClient,
+    view,
+    requestedDisconnects: new Set(),
+    desktop: {
+      pickImportFiles: async () => null,
+      chooseSavePath: async () => null,
+      writeFile: async () => {},
+      copyText: () => {},
+    },
+  });
+  const handlers = new Map<string, (event: InvokeEventLike, ...args: unknown[]) => Promise<unknown>>();
+  registerIpcHandlers({ handle: (c, l) => void handlers.set(c, l), removeHandler: (c) => void handlers.delete(c) }, relay, { webContentsId: () => 1, pageUrl }, silentLogger);
+
+  await p.exposeBinding('__wirelaneInvoke', async (source, channel: string, args: unknown[]) => {
+    const handler = handlers.get(channel);
+    if (!handler) return { ok: false, error: { code: 'forbidden', message: `no such channel ${channel}` } };
+    return handler({ sender: { id: 1 }, senderFrame: { url: source.frame.url(), parent: source.frame.parentFrame() } }, ...args);
+  });
+  // The page-side half, as the preload's buildBridge makes it: one method per schema entry.
+  // Plain JavaScript text, so no transpiler helper (tsx's __name) leaks into the page.
+  await p.addInitScript({
+    content: `(() => {
+      const invokes = ${JSON.stringify(invokeNames)};
+      const pushes = ${JSON.stringify(pushNames)};
+      const listeners = new Map();
+      window.__wirelanePush = (channel, payload) => {
+        for (const listener of listeners.get(channel) ?? []) listener(payload);
+      };
+      const api = {};
+      for (const name of invokes) api[name] = (...args) => window.__wirelaneInvoke('wirelane:' + name, args);
+      for (const name of pushes) {
+        api[name] = (listener, options) => {
+          const channel = 'wirelane:' + name;
+          if (!listeners.has(channel)) listeners.set(channel, new Set());
+          listeners.get(channel).add(listener);
+          const stop = () => listeners.get(channel).delete(listener);
+          options?.signal?.addEventListener('abort', stop, { once: true });
+          return stop;
+        };
+      }
+      window.wirelane = Object.freeze(api);
+    })();`,
+  });
+  helperClient.start();
+  await p.goto(pageUrl);
+  page = p;
+  return p;
+}
+
+async function shot(p: Page, name: string): Promise<void> {
+  await p.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** Drops files on the window as a person dragging them from a file manager would. */
+async function dropFiles(p: Page, files: { name: string; text: string }[]): Promise<void> {
+  await p.evaluate(`(() => {
+    const transfer = new DataTransfer();
+    for (const f of ${JSON.stringify(files)}) transfer.items.add(new File([f.text], f.name, { type: 'text/plain' }));
+    window.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    window.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  })()`);
+}
+
+/** "1.50 KiB received" -> 1536. */
+function bytesOf(text: string): number {
+  const match = /([\d.]+)\s*(B|KiB|MiB|GiB)/.exec(text);
+  assert.ok(match, `no byte count in "${text}"`);
+  const scale = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[match[2] as 'B'];
+  return Number(match[1]) * scale;
+}
+
+before(async () => {
+  if (skip) return;
+  work = mkdtempSync(join(tmpdir(), 'wirelane-e2e-'));
+  socketPath = join(work, 'run', 'helper.sock');
+  storeDir = join(work, 'store');
+  mkdirSync(shots, { recursive: true });
+  clientNs = lab.addNamespace('c');
+  serverNs = lab.addNamespace('s');
+  lab.connect(clientNs, serverNs, { nameA: 'ec0', nameB: 'es0', addressesA: ['192.0.2.1/24'], addressesB: ['192.0.2.2/24'] });
+  keys = { client: run('wg', ['genkey']).trim(), clientPub: '', server: run('wg', ['genkey']).trim(), serverPub: '' };
+  keys.clientPub = run('wg', ['pubkey'], { input: keys.client }).trim();
+  keys.serverPub = run('wg', ['pubkey'], { input: keys.server }).trim();
+  const serverConf = join(work, 'esrv.conf');
+  writeFileSync(serverConf, `[Interface]\nPrivateKey = ${keys.server}\nAddress = 10.0.0.2/24\nListenPort = 51820\n\n[Peer]\nPublicKey = ${keys.clientPub}\nAllowedIPs = 10.0.0.1/32\n`, { mode: 0o600 });
+  lab.exec(serverNs, 'wg-quick', ['up', serverConf], {
+    env: { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', WG_QUICK_USERSPACE_IMPLEMENTATION: 'wireguard-go' },
+  });
+  buildRenderer();
+  await startHelper();
+});
+
+after(async () => {
+  client?.stop();
+  await browser?.close().catch(() => {});
+  await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+  await stopHelper().catch(() => {});
+  lab.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('the window against the real helper: import, connect with live numbers, disconnect, broken import, helper restart', { skip: skip ?? false, timeout: 240_000 }, async () => {
+  const p = await openApp(await serveRenderer());
+  const hint = () => `\nhelper log:\n${helperLog.slice(-3000)}\npage log:\n${pageLog.slice(-3000)}`;
+  try {
+    await steps(p, hint);
+  } catch (error) {
+    await shot(p, 'failure').catch(() => {});
+    throw new Error(`${(error as Error).message}${hint()}`, { cause: error });
+  }
+});
+
+async function steps(p: Page, hint: () => string): Promise<void> {
+  // 1. A fresh store: the empty state.
+  await p.getByRole('heading', { name: 'No tunnels yet' }).waitFor({ timeout: 20_000 });
+  await shot(p, '01-empty');
+
+  // 2. Import by dropping a .conf: the tunnel page opens, disconnected, with its public key.
+  const conf = `[Interface]\nPrivateKey = ${keys.client}\nAddress = 10.0.0.1/32\n\n[Peer]\nPublicKey = ${keys.serverPub}\nEndpoint = 192.0.2.2:51820\nAllowedIPs = 10.0.0.2/32\nPersistentKeepalive = 5\n`;
+  await dropFiles(p, [{ name: 'office.conf', text: conf }]);
+  await p.getByRole('heading', { name: 'office', level: 2 }).waitFor({ timeout: 15_000 });
+  assert.equal(await p.getByTestId('tunnel-state').textContent(), 'Disconnected');
+  assert.equal(await p.getByTestId('public-key').textContent(), keys.clientPub);
+  await p.getByRole('option', { name: /office/ }).waitFor();
+  await shot(p, '02-imported');
+
+  // 3. Connect: connected, a handshake seconds ago, rx/tx rising while a ping runs.
+  await p.getByRole('switch', { name: 'Connect office' }).click();
+  await waitFor('Connected', async () => (await p.getByTestId('tunnel-state').textContent()) === 'Connected', 60_000, 200).catch((e: Error) => {
+    throw new Error(e.message + hint());
+  });
+  const ping = lab.spawn(clientNs, 'ping', ['-i', '0.2', '-c', '150', '-W', '1', '10.0.0.2']);
+  await waitFor('a handshake age', async () => /(just now|\d+ seconds? ago)/.test((await p.getByTestId('handshake-age').textContent()) ?? ''), 30_000, 250);
+  const rx1 = bytesOf((await p.getByTestId('rx').textContent()) ?? '');
+  const tx1 = bytesOf((await p.getByTestId('tx').textContent()) ?? '');
+  await waitFor(
+    'rx and tx to rise',
+    async () => bytesOf((await p.getByTestId('rx').textContent()) ?? '') > rx1 && bytesOf((await p.getByTestId('tx').textContent()) ?? '') > tx1,
+    20_000,
+    250,
+  );
+  assert.equal(await p.getByTestId('endpoint').textContent(), '192.0.2.2:51820');
+  await new Promise((r) => setTimeout(r, 3000)); // a few graph samples
+  await shot(p, '03-connected');
+  ping.kill('SIGKILL');
+
+  // 4. Disconnect.
+  await p.getByRole('switch', { name: 'Disconnect office' }).click();
+  await waitFor('Disconnected', async () => (await p.getByTestId('tunnel-state').textContent()) === 'Disconnected', 30_000, 200);
+  await shot(p, '04-disconnected');
+
+  // 5. A broken file: the helper's line-numbered problem in the editor, the store unchanged.
+  const before = storeContents();
+  const broken = `[Interface]\nPrivateKey = ${keys.client}\nAddres = 10.0.0.9/32\n\n[Peer]\nPublicKey = ${keys.serverPub}\nAllowedIPs = 10.0.0.300/32\n`;
+  await dropFiles(p, [{ name: 'broken.conf', text: broken }]);
+  const problems = p.getByRole('alert', { name: 'Problems in this configuration' });
+  await problems.waitFor({ timeout: 15_000 });
+  const problemText = (await problems.textContent()) ?? '';
+  assert.match(problemText, /Line 3:/, problemText);
+  assert.match(problemText, /Line 7:/, problemText);
+  await p.locator('.cm-lintRange-error').first().waitFor({ timeout: 5000 });
+  assert.equal(storeContents(), before, 'a refused import leaves the store byte for byte as it was');
+  await shot(p, '05-broken-import');
+  await p.getByRole('button', { name: 'Cancel' }).click();
+
+  // 6. The helper stops mid-session: the window says so and what to do.
+  await stopHelper();
+  const helperState = p.getByTestId('helper-state');
+  await helperState.waitFor({ timeout: 15_000 });
+  assert.equal(await helperState.getAttribute('data-state'), 'not_running');
+  assert.match((await helperState.textContent()) ?? '', /not running/);
+  await shot(p, '06-helper-stopped');
+
+  // 7. It starts again: the window recovers by itself with the stored tunnel.
+  await startHelper();
+  await p.getByRole('option', { name: /office/ }).waitFor({ timeout: 20_000 });
+  await p.getByRole('heading', { name: 'office', level: 2 }).waitFor({ timeout: 5000 });
+  assert.equal(await p.getByTestId('helper-state').count(), 0);
+  await shot(p, '07-helper-back');
+}
