@@ -9,7 +9,7 @@ export function helperAdvice(platform: NodeJS.Platform, state: 'not_installed' |
     if (platform === 'win32') return 'Run the Wirelane installer again; it installs the Wirelane service.';
     return 'Install the wirelane package (deb), or run engine/bin/wirelane-helper as root.';
   }
-  if (platform === 'darwin') return 'Start it with: sudo launchctl kickstart -k system/net.wirelane.helper';
+  if (platform === 'darwin') return 'Start it with: sudo launchctl kickstart -k system/com.wirelane.helper';
   if (platform === 'win32') return 'Start the "Wirelane" service in Services, or run: sc start WirelaneHelper';
   return 'Start it with: sudo systemctl start wirelane-helper';
 }

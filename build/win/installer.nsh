@@ -1,14 +1,10 @@
-; NSIS additions: install the helper as the "WirelaneHelper" Windows service (LocalSystem,
-; automatic start), run by the bundled Electron in Node mode, and remove it on uninstall.
+; NSIS additions: register the helper as the "WirelaneHelper" Windows service (LocalSystem,
+; automatic start) with packaging/service/install-service.ps1, shipped in resources\service,
+; and remove it on uninstall.
 !macro customInstall
-  nsExec::ExecToLog 'sc.exe stop WirelaneHelper'
-  nsExec::ExecToLog 'sc.exe delete WirelaneHelper'
-  nsExec::ExecToLog 'sc.exe create WirelaneHelper binPath= "\"$INSTDIR\resources\service\wirelane-helper-service.exe\"" start= auto DisplayName= "Wirelane"'
-  nsExec::ExecToLog 'sc.exe description WirelaneHelper "Runs Wirelane WireGuard tunnels"'
-  nsExec::ExecToLog 'sc.exe start WirelaneHelper'
+  nsExec::ExecToLog 'powershell.exe -NoProfile -ExecutionPolicy Bypass -File "$INSTDIR\resources\service\install-service.ps1" -InstallDir "$INSTDIR"'
 !macroend
 
 !macro customUnInstall
-  nsExec::ExecToLog 'sc.exe stop WirelaneHelper'
-  nsExec::ExecToLog 'sc.exe delete WirelaneHelper'
+  nsExec::ExecToLog 'powershell.exe -NoProfile -ExecutionPolicy Bypass -File "$INSTDIR\resources\service\install-service.ps1" -Uninstall'
 !macroend
