@@ -14,7 +14,7 @@ import { NativeTun, type NativeTunOptions } from './native-tun.js';
 import type { TunDevice } from './tun.js';
 
 /** Opens a utun interface ("utun" or "utunN") and sets its MTU (0 keeps the current one). */
-export function openDarwinTun(name: string, mtu: number, options: NativeTunOptions = {}): TunDevice {
+export function openDarwinTun(name: string, mtu: number, options: NativeTunOptions = {}): NativeTun {
   if (!/^utun\d*$/.test(name)) {
     throw new Error(`macOS TUN interfaces are named utun or utunN, not "${name}"`);
   }

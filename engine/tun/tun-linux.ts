@@ -6,10 +6,9 @@
  */
 import { ioAddon } from './native-addon.js';
 import { NativeTun, type NativeTunOptions } from './native-tun.js';
-import type { TunDevice } from './tun.js';
 
 /** Opens (creating if needed) the TUN interface `name` and sets its MTU (0 keeps the current one). */
-export function openLinuxTun(name: string, mtu: number, options: NativeTunOptions = {}): TunDevice {
+export function openLinuxTun(name: string, mtu: number, options: NativeTunOptions = {}): NativeTun {
   const addon = ioAddon();
   const handle = addon.tunOpen(name, mtu);
   return new NativeTun(handle, mtu, { watchInterface: true, ...options }, addon);

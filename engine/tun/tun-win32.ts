@@ -6,10 +6,9 @@
  */
 import { ioAddon } from './native-addon.js';
 import { NativeTun, type NativeTunOptions } from './native-tun.js';
-import type { TunDevice } from './tun.js';
 
 /** Creates the Wintun adapter `name`; `mtu` is recorded (Windows sets the MTU per IP interface, in engine/os). */
-export function openWin32Tun(name: string, mtu: number, options: NativeTunOptions = {}): TunDevice {
+export function openWin32Tun(name: string, mtu: number, options: NativeTunOptions = {}): NativeTun {
   const addon = ioAddon();
   const handle = addon.tunOpen(name, mtu);
   return new NativeTun(handle, mtu, { watchInterface: false, ...options }, addon);

@@ -30,8 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#pragma comment(lib, "iphlpapi.lib")
-
 /* Ring size for the session: 4 MiB, between WINTUN_MIN_RING_CAPACITY (128 KiB) and MAX (64 MiB). */
 #define RING_CAPACITY 0x400000
 #define ENGINE_ERROR_HANDLE_EOF 38 /* ERROR_HANDLE_EOF */
