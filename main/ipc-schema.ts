@@ -117,6 +117,11 @@ export const ipcSchema = {
   getSnapshot: invoke<AppSnapshot>()(noArgs),
   /** One tunnel's summary and its .conf text with the private key hidden. */
   getTunnel: invoke<ResultOf<'get'>>()(nameArg),
+  /**
+   * The full .conf text, private key included, for the editor: `getTunnel` hides the keys, and a
+   * text saved back with "(hidden)" in it would be refused.
+   */
+  getTunnelConfForEditing: invoke<ResultOf<'export'>>()(nameArg),
   importTunnel: invoke<ResultOf<'import'>>()(nameAndConfArgs),
   updateTunnel: invoke<ResultOf<'update'>>()(nameAndConfArgs),
   renameTunnel: invoke<ResultOf<'rename'>>()(z.tuple([tunnelNameSchema, tunnelNameSchema])),

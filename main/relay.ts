@@ -33,6 +33,7 @@ export function createRelay(deps: RelayDeps): IpcHandlers {
   return {
     getSnapshot: async () => ({ ok: true, value: view.snapshot() }),
     getTunnel: (name) => client.request('get', { name }),
+    getTunnelConfForEditing: (name) => client.request('export', { name }),
     importTunnel: (name, confText) => client.request('import', { name, confText }),
     updateTunnel: (name, confText) => client.request('update', { name, confText }),
     renameTunnel: (name, newName) => client.request('rename', { name, newName }),

@@ -118,7 +118,7 @@ export function App({ wirelane }: { wirelane: WirelaneApi }) {
   };
 
   const editTunnel = async (name: string) => {
-    const full = await wirelane.getTunnel(name);
+    const full = await wirelane.getTunnelConfForEditing(name);
     if (!full.ok) {
       setNotice(errorText(full.error));
       return;

@@ -308,6 +308,13 @@ async function steps(p: Page, hint: () => string): Promise<void> {
   await waitFor('Disconnected', async () => (await p.getByTestId('tunnel-state').textContent()) === 'Disconnected', 30_000, 200);
   await shot(p, '04-disconnected');
 
+  // 4b. Edit and save back: the editor gets the full text, and the helper accepts it unchanged.
+  await p.getByRole('button', { name: 'Edit' }).click();
+  await p.getByRole('heading', { name: 'Edit office' }).waitFor({ timeout: 10_000 });
+  assert.match((await p.locator('.cm-content').textContent()) ?? '', /PersistentKeepalive = 5/);
+  await p.getByRole('button', { name: 'Save' }).click();
+  await p.getByText('Saved office.').waitFor({ timeout: 10_000 });
+
   // 5. A broken file: the helper's line-numbered problem in the editor, the store unchanged.
   const before = storeContents();
   const broken = `[Interface]\nPrivateKey = ${keys.client}\nAddres = 10.0.0.9/32\n\n[Peer]\nPublicKey = ${keys.serverPub}\nAllowedIPs = 10.0.0.300/32\n`;
