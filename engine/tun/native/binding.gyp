@@ -1,5 +1,6 @@
 # The engine's one native addon: TUN devices (Linux /dev/net/tun, macOS utun, Windows Wintun)
-# and the UDP sockets of the underlay. Plain C over node_api.h and libuv (both come with Node).
+# and the UDP sockets of the underlay (udp_posix.c on Linux/macOS, udp_win32.c with Winsock).
+# Plain C over node_api.h and libuv (both come with Node).
 {
   "targets": [
     {
@@ -11,7 +12,8 @@
         "src/tun_linux.c",
         "src/tun_darwin.c",
         "src/tun_win32.c",
-        "src/udp_posix.c"
+        "src/udp_posix.c",
+        "src/udp_win32.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [
@@ -28,7 +30,7 @@
         }],
         ["OS=='win'", {
           "defines": ["WIN32_LEAN_AND_MEAN", "_WIN32_WINNT=0x0A00"],
-          "libraries": ["iphlpapi.lib"],
+          "libraries": ["iphlpapi.lib", "ws2_32.lib", "advapi32.lib"],
           "msvs_settings": { "VCCLCompilerTool": { "CompileAs": 1 } }
         }]
       ]

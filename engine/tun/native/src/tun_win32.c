@@ -67,8 +67,13 @@ static DWORD load_wintun(void) {
   if (wintun.dll != NULL) return 0;
   HMODULE dll = LoadLibraryExW(L"wintun.dll", NULL, LOAD_LIBRARY_SEARCH_APPLICATION_DIR | LOAD_LIBRARY_SEARCH_SYSTEM32);
   if (dll == NULL) return GetLastError();
-#define WINTUN_SYMBOL(field, name) \
-  if ((*(FARPROC *)&wintun.field = GetProcAddress(dll, name)) == NULL) goto missing;
+  /* memcpy, not a cast through FARPROC *: assigning via a punned pointer breaks strict aliasing. */
+#define WINTUN_SYMBOL(field, name)                        \
+  {                                                       \
+    FARPROC proc = GetProcAddress(dll, name);             \
+    if (proc == NULL) goto missing;                       \
+    memcpy(&wintun.field, &proc, sizeof proc);            \
+  }
   WINTUN_SYMBOL(CreateAdapter, "WintunCreateAdapter")
   WINTUN_SYMBOL(CloseAdapter, "WintunCloseAdapter")
   WINTUN_SYMBOL(GetAdapterLUID, "WintunGetAdapterLUID")
@@ -407,8 +412,5 @@ void io_register_tun(napi_env env, napi_value exports) {
   io_export(env, exports, "tunClose", js_close);
   io_export(env, exports, "tunStats", js_stats);
 }
-
-/* The UDP part is not written for Winsock yet; the TypeScript UdpBind reports that clearly. */
-void io_register_udp(napi_env env, napi_value exports) {}
 
 #endif
