@@ -17,7 +17,7 @@ export interface Endpoint {
   readonly port: number;
   /** "192.0.2.1:51820" or "[2001:db8::1]:51820": unique per endpoint, as `wg` prints it. */
   readonly key: string;
-  /** The IP address as 4 or 16 bytes (what cookies are bound to). */
+  /** The IP address as 4 or 16 bytes (cookies bind it with the port; the handshake rate limit keys on it). */
   readonly addressBytes: Uint8Array;
 }
 

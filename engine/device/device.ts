@@ -100,6 +100,20 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * What a cookie is bound to: "the concatenated source IP address and UDP source port" (whitepaper
+ * §5.4.7), IP bytes then the port big-endian, so a cookie proves one endpoint, not a whole host.
+ * The bytes never leave this device, so only their consistency matters. Slow path only (under load).
+ */
+function cookieSource(endpoint: Endpoint): Uint8Array {
+  const ip = endpoint.addressBytes;
+  const out = new Uint8Array(ip.length + 2);
+  out.set(ip);
+  out[ip.length] = endpoint.port >>> 8;
+  out[ip.length + 1] = endpoint.port & 0xff;
+  return out;
+}
+
 function keyHex(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
 }
@@ -340,10 +354,12 @@ export class Device implements EngineDevice {
     if (this.handshakes.isUnderLoad(now)) {
       // "If the responder is under load, it may reject an initiation with a valid mac1 but an
       // invalid mac2, and reply with a cookie reply" (whitepaper §5.3): proof of address first.
-      if (!checker.checkMac2(message, from.addressBytes, now)) {
-        this.sendDatagram(checker.createReply(message, from.addressBytes, now), from);
+      const source = cookieSource(from);
+      if (!checker.checkMac2(message, source, now)) {
+        this.sendDatagram(checker.createReply(message, source, now), from);
         return this.drop('cookieReplySent');
       }
+      // The rate limit is per host (IP, IPv6 /64), as wireguard-go's and the kernel's.
       if (!this.rateLimiter.allow(from.addressBytes, now)) return this.drop('rateLimited');
     }
     if (type === MESSAGE_INITIATION) {
