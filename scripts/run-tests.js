@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Runs every test suite of the project from the compiled tree (dist/test): unit and fuzz tests,
-// then the interop and end-to-end tests, which need root and network namespaces and skip
-// themselves with a reason where they cannot run. One `node --test` run, one file at a time,
-// so the namespace tests never compete for the two cores with the rest. It prints node's own
-// summary and, last, a plain "N passed, N failed" line.
+// Runs every test suite of the project: the renderer's component tests (vitest, happy-dom),
+// then, from the compiled tree (dist/test), unit and fuzz tests and the interop and end-to-end
+// tests, which need root and network namespaces and skip themselves with a reason where they
+// cannot run. One `node --test` run, one file at a time, so the namespace tests never compete
+// for the two cores with the rest. It prints each runner's own summary and, last, a plain
+// "N passed, N failed" line totalling both.
 //
-// Usage: node scripts/run-tests.js [unit|fuzz|interop|e2e ...]   (default: all)
+// Usage: node scripts/run-tests.js [renderer|unit|fuzz|interop|e2e ...]   (default: all)
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'fuzz', 'interop', 'e2e'];
+const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['renderer', 'unit', 'fuzz', 'interop', 'e2e'];
 
 function testFiles(dir) {
   if (!existsSync(dir)) return [];
@@ -26,15 +27,37 @@ function testFiles(dir) {
   return found.sort();
 }
 
+const scratch = mkdtempSync(join(tmpdir(), 'wirelane-tests-'));
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+
+// The renderer's component tests are .tsx and run in vitest, not in node's runner.
+if (suites.includes('renderer')) {
+  const report = join(scratch, 'vitest.json');
+  const vitest = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', 'renderer/vitest.config.ts',
+      '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
+    { stdio: 'inherit', cwd: root },
+  );
+  if (existsSync(report)) {
+    const totals = JSON.parse(readFileSync(report, 'utf8'));
+    passed += totals.numPassedTests;
+    failed += totals.numFailedTests;
+    skipped += totals.numPendingTests + totals.numTodoTests;
+  }
+  if (vitest.status !== 0 && failed === 0) failed = 1;
+}
+
 const files = suites.flatMap((suite) => testFiles(join(root, 'dist', 'test', suite)));
-if (files.length === 0) {
+if (files.length === 0 && suites.some((suite) => suite !== 'renderer')) {
   console.error('no compiled tests found under dist/test: run `npm run build` first');
   process.exit(1);
 }
 
-const scratch = mkdtempSync(join(tmpdir(), 'wirelane-tests-'));
 const tapFile = join(scratch, 'results.tap');
-const result = spawnSync(
+const result = files.length === 0 ? { status: 0 } : spawnSync(
   process.execPath,
   [
     '--test',
@@ -49,9 +72,6 @@ const result = spawnSync(
   { stdio: 'inherit', cwd: root },
 );
 
-let passed = 0;
-let failed = 0;
-let skipped = 0;
 if (existsSync(tapFile)) {
   const tap = readFileSync(tapFile, 'utf8');
   // The last summary block of the TAP stream holds the totals of the whole run.
@@ -59,11 +79,11 @@ if (existsSync(tapFile)) {
     const all = [...tap.matchAll(new RegExp(`^# ${name} (\\d+)$`, 'gm'))];
     return all.length ? Number(all[all.length - 1][1]) : 0;
   };
-  passed = count('pass');
-  failed = count('fail') + count('cancelled');
-  skipped = count('skipped');
+  passed += count('pass');
+  failed += count('fail') + count('cancelled');
+  skipped += count('skipped');
 }
 rmSync(scratch, { recursive: true, force: true });
-if (result.status !== 0 && failed === 0) failed = 1; // the runner itself failed
+if (files.length > 0 && result.status !== 0 && failed === 0) failed = 1; // the runner itself failed
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(failed === 0 && result.status === 0 ? 0 : 1);
+process.exit(failed === 0 ? 0 : 1);
