@@ -13,7 +13,8 @@
         "src/tun_darwin.c",
         "src/tun_win32.c",
         "src/udp_posix.c",
-        "src/udp_win32.c"
+        "src/udp_win32.c",
+        "src/pipe_win32.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [

@@ -1,9 +1,10 @@
-/* Entry point of the wirelane_io addon: one module, the TUN part and the UDP part. */
+/* Entry point of the wirelane_io addon: one module, the TUN part, the UDP part and (Windows) pipe security. */
 #include "io.h"
 
 static napi_value init(napi_env env, napi_value exports) {
   io_register_tun(env, exports);
   io_register_udp(env, exports);
+  io_register_pipe(env, exports);
   return exports;
 }
 

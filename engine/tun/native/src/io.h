@@ -95,6 +95,8 @@ void *io_unwrap(napi_env env, napi_value external, const napi_type_tag *tag);
 /* Registration of each part's functions (each file defines the ones for its platform). */
 void io_register_tun(napi_env env, napi_value exports);
 void io_register_udp(napi_env env, napi_value exports);
+/* Windows only (pipe_win32.c): named pipe security descriptors; nothing elsewhere. */
+void io_register_pipe(napi_env env, napi_value exports);
 void io_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 
 #endif
