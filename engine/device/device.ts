@@ -114,6 +114,11 @@ function cookieSource(endpoint: Endpoint): Uint8Array {
   return out;
 }
 
+/** Zeroes a private key the device no longer uses. */
+function wipeIdentity(identity: LocalIdentity | null): void {
+  if (identity !== null) (identity.privateKey as Uint8Array).fill(0);
+}
+
 function keyHex(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
 }
@@ -363,7 +368,7 @@ export class Device implements EngineDevice {
       if (!this.rateLimiter.allow(from.addressBytes, now)) return this.drop('rateLimited');
     }
     if (type === MESSAGE_INITIATION) {
-      const consumed = consumeInitiation(this.crypto, local, message);
+      const consumed = consumeInitiation(this.crypto, local, message, this.isPeerKey);
       if (consumed === null) return this.drop('badInitiation');
       const peer = this.peers.get(keyHex(consumed.remoteStatic));
       if (peer === undefined || peer.session === null) return this.drop('badInitiation');
@@ -380,6 +385,9 @@ export class Device implements EngineDevice {
       peer.endpoint = from;
     }
   }
+
+  /** Whether `publicKey` is a configured peer's: asked before an initiation costs its second DH. */
+  private readonly isPeerKey = (publicKey: Uint8Array): boolean => this.peers.has(keyHex(publicKey));
 
   private drop(reason: DropReason): void {
     this.drops.add(reason);
@@ -583,11 +591,13 @@ export class Device implements EngineDevice {
   }
 
   private setPrivateKey(privateKey: Uint8Array, now: number): void {
-    if (this.local !== null && bytesEqual(this.local.privateKey, privateKey)) return;
+    const previous = this.local;
+    if (previous !== null && bytesEqual(previous.privateKey, privateKey)) return;
     if (isAllZero(privateKey)) {
       this.local = null;
       this.cookieChecker = null;
       for (const peer of this.peers.values()) this.dropSession(peer);
+      wipeIdentity(previous);
       return;
     }
     const local = createLocalIdentity(this.crypto, Uint8Array.from(privateKey));
@@ -601,6 +611,8 @@ export class Device implements EngineDevice {
       else peer.session.setLocal(local);
       this.touch(peer);
     }
+    // Nothing holds the old identity any more (checker and sessions were given the new one).
+    wipeIdentity(previous);
   }
 
   private applyPeerChange(change: UapiPeerChange, endpoint: Endpoint | undefined, now: number): void {
@@ -697,7 +709,7 @@ export class Device implements EngineDevice {
     for (const peer of this.peers.values()) this.dropSession(peer);
     this.peers.clear();
     this.allowedIps.clear();
-    if (this.local !== null) (this.local.privateKey as Uint8Array).fill(0);
+    wipeIdentity(this.local);
     this.local = null;
     this.cookieChecker = null;
     const report = this.drops.takeReport();

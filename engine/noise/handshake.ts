@@ -49,6 +49,12 @@ export class SymmetricState {
     return new SymmetricState(this.chainKey.slice(), this.hash.slice());
   }
 
+  /** Zeroes the superseded chaining key: with it, every later key of the handshake follows. */
+  private replaceChainKey(next: Uint8Array): void {
+    this.chainKey.fill(0);
+    this.chainKey = next;
+  }
+
   /** H := HASH(H || data) */
   mixHash(data: Uint8Array): void {
     this.hash = hash(this.hash, data);
@@ -56,20 +62,20 @@ export class SymmetricState {
 
   /** C := KDF1(C, input): the `e` token of a psk handshake. */
   mixChain(input: Uint8Array): void {
-    this.chainKey = kdf1(this.chainKey, input);
+    this.replaceChainKey(kdf1(this.chainKey, input));
   }
 
   /** (C, κ) := KDF2(C, input): a DH token; returns κ. */
   mixKey(input: Uint8Array): Uint8Array {
     const [chainKey, key] = kdf2(this.chainKey, input);
-    this.chainKey = chainKey;
+    this.replaceChainKey(chainKey);
     return key;
   }
 
   /** (C, τ, κ) := KDF3(C, Q); H := HASH(H || τ): the `psk` token; returns κ. */
   mixKeyAndHash(presharedKey: Uint8Array): Uint8Array {
     const [chainKey, tau, key] = kdf3(this.chainKey, presharedKey);
-    this.chainKey = chainKey;
+    this.replaceChainKey(chainKey);
     this.mixHash(tau);
     tau.fill(0);
     return key;
@@ -320,20 +326,39 @@ export interface DecryptedInitiation extends ConsumedInitiation {
 /**
  * Reads an initiation addressed to `local` (whitepaper §5.4.2, responder side): decrypts the
  * initiator's static key and the timestamp. Null when it is not a well-formed initiation, a DH
- * result is all zeros, or either field fails to authenticate. mac1/mac2 are the device's to
- * check first (CookieChecker); replay and flood checks are the peer's (receiveInitiation).
+ * result is all zeros, either field fails to authenticate, or `isPeer` says the static key is
+ * not one of our peers. mac1/mac2 are the device's to check first (CookieChecker); replay and
+ * flood checks are the peer's (receiveInitiation).
+ *
+ * `isPeer` is asked before the second DH (ss): anyone who knows our public key can seal a random
+ * static key, and only a configured peer's initiation is worth that DH (wireguard-go looks the
+ * peer up at the same point).
  */
-export function consumeInitiation(crypto: CryptoBackend, local: LocalIdentity, message: Uint8Array): ConsumedInitiation | null {
+export function consumeInitiation(
+  crypto: CryptoBackend,
+  local: LocalIdentity,
+  message: Uint8Array,
+  isPeer: (remoteStatic: Uint8Array) => boolean = () => true,
+): ConsumedInitiation | null {
   const fields = decodeInitiation(message);
   if (fields === null) return null;
   const state = initialState(local.publicKey);
   const remoteStatic = readInitiationStaticCore(crypto, state, local.privateKey, fields.ephemeral, fields.encryptedStatic);
-  if (remoteStatic === null) return null;
+  if (remoteStatic === null || !isPeer(remoteStatic)) {
+    state.wipe();
+    return null;
+  }
   const staticStatic = crypto.sharedSecret(local.privateKey, remoteStatic);
-  if (staticStatic === null) return null;
+  if (staticStatic === null) {
+    state.wipe();
+    return null;
+  }
   const timestamp = readInitiationPayloadCore(crypto, state, staticStatic, fields.encryptedTimestamp);
   staticStatic.fill(0);
-  if (timestamp === null) return null;
+  if (timestamp === null) {
+    state.wipe();
+    return null;
+  }
   const consumed: DecryptedInitiation = {
     remoteStatic,
     remoteEphemeral: fields.ephemeral.slice(),

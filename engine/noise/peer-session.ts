@@ -46,6 +46,7 @@ import {
   createResponse,
   isDecryptedInitiation,
   ZERO_PRESHARED_KEY,
+  type DecryptedInitiation,
   type InitiationInFlight,
   type NoiseIdentity,
 } from './handshake.js';
@@ -220,7 +221,17 @@ export class NoisePeerSession implements PeerSession {
   // --- Handshake messages ----------------------------------------------------------------------
 
   receiveInitiation(initiation: ConsumedInitiation, now: number): Uint8Array | null {
-    if (this.destroyed || !isDecryptedInitiation(initiation)) return null;
+    if (!isDecryptedInitiation(initiation)) return null;
+    // The initiation's chaining key is a secret of this handshake: it serves one answer at most.
+    try {
+      return this.answerInitiation(initiation, now);
+    } finally {
+      initiation.state.wipe();
+    }
+  }
+
+  private answerInitiation(initiation: DecryptedInitiation, now: number): Uint8Array | null {
+    if (this.destroyed) return null;
     if (!bytesEqual(initiation.remoteStatic, this.remotePublicKey)) return null;
     if (!bytesEqual(initiation.localPublicKey, this.local.publicKey)) return null;
     // "the timestamp must be strictly greater than the greatest one accepted from this peer"

@@ -8,8 +8,12 @@ import assert from 'node:assert/strict';
 import { makeEndpoint, MemoryBind } from '../../engine/conn/memory-bind.js';
 import type { DatagramBatch } from '../../engine/conn/bind.js';
 import { CookieGenerator } from '../../engine/noise/cookie.js';
+import { consumeInitiation, createInitiation, createLocalIdentity, initialState, isDecryptedInitiation } from '../../engine/noise/handshake.js';
+import { tai64n } from '../../engine/noise/tai64n.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_INITIATION_SIZE } from '../../engine/noise/constants.js';
-import { countingCrypto, createPair, crypto, eventually, FakeClock } from '../support/device-harness.js';
+import { isAllZero } from '../../engine/keys.js';
+import { countingCrypto, createPair, crypto, eventually, FakeClock, setRequest } from '../support/device-harness.js';
+import { Pair } from './noise-support.js';
 
 /** A junk initiation (random body) carrying a valid mac1 for the generator's peer, and mac2 if it holds a cookie. */
 function junkInitiation(generator: CookieGenerator, now: number): Uint8Array {
@@ -61,6 +65,69 @@ test('under load, a cookie is bound to the source port too: the same IP on anoth
     assert.equal(b.device.dropCounts().badInitiation, before.badInitiation + 1, 'no DH spent on the other port');
   } finally {
     client.close();
+    a.device.close();
+    b.device.close();
+  }
+});
+
+test('an initiation from a static key that is not our peer costs one DH, not two', async () => {
+  // Anyone who knows our public key can make a valid mac1 and seal a random static key: the
+  // second DH (ss) is only worth spending once that key names a configured peer (wireguard-go
+  // looks the peer up before using its precomputed static-static).
+  const counting = countingCrypto(crypto);
+  const { network, a, b } = createPair({ cryptoB: counting });
+  try {
+    const stranger = createLocalIdentity(crypto, crypto.generatePrivateKey());
+    const created = createInitiation(crypto, stranger, b.publicKey, crypto.sharedSecret(stranger.privateKey, b.publicKey), tai64n(Date.now()), 7);
+    assert.ok(created !== null);
+    new CookieGenerator(crypto, b.publicKey).addMacs(created.message, 0);
+    const before = counting.dhCount;
+    network.inject(makeEndpoint('198.51.100.9', 4444), '192.0.2.2:51821', created.message);
+    await eventually('the stranger\'s initiation to be refused', () => b.device.dropCounts().badInitiation === 1);
+    assert.equal(counting.dhCount - before, 1, 'only the DH that reveals the static key');
+  } finally {
+    a.device.close();
+    b.device.close();
+  }
+});
+
+test('key hygiene: an initiation\'s chaining key is zeroed once answered or refused, and each superseded one as the handshake moves on', () => {
+  const p = new Pair(crypto);
+  p.cut.add('a');
+  p.send(p.a, Uint8Array.of(0x45, 0, 0, 4));
+  const initiation = p.sent('a', MESSAGE_INITIATION)[0]!.bytes;
+
+  const answered = consumeInitiation(crypto, p.b.identity, initiation);
+  assert.ok(answered !== null && isDecryptedInitiation(answered));
+  assert.ok(!isAllZero(answered.state.chainKey));
+  assert.ok(p.b.session.receiveInitiation(answered, p.now) !== null, 'answered');
+  assert.ok(isAllZero(answered.state.chainKey), 'the answered initiation\'s chaining key is gone');
+
+  const replayed = consumeInitiation(crypto, p.b.identity, initiation);
+  assert.ok(replayed !== null && isDecryptedInitiation(replayed));
+  assert.equal(p.b.session.receiveInitiation(replayed, p.now + 1000), null, 'a replay is refused');
+  assert.ok(isAllZero(replayed.state.chainKey), 'so is a refused one\'s');
+
+  const state = initialState(p.b.identity.publicKey);
+  state.mixChain(Uint8Array.of(1));
+  const superseded = state.chainKey;
+  state.mixKey(Uint8Array.of(2)).fill(0);
+  assert.ok(isAllZero(superseded), 'mixKey zeroes the chaining key it replaced');
+});
+
+test('key hygiene: the device zeroes its old private key when a new one (or none) is set', () => {
+  const { a, b } = createPair();
+  try {
+    const held = (device: unknown): Uint8Array => (device as { local: { privateKey: Uint8Array } }).local.privateKey;
+    const first = held(a.device);
+    assert.ok(!isAllZero(first));
+    assert.equal(a.device.applySet(setRequest({ privateKey: crypto.generatePrivateKey() })), null);
+    assert.ok(isAllZero(first), 'replaced key zeroed');
+    const second = held(a.device);
+    assert.equal(a.device.applySet(setRequest({ privateKey: new Uint8Array(32) })), null);
+    assert.ok(isAllZero(second), 'removed key zeroed');
+    assert.equal(a.device.snapshot().privateKey, null);
+  } finally {
     a.device.close();
     b.device.close();
   }
