@@ -145,7 +145,9 @@ export function parseUapiSetLines(lines: readonly string[]): UapiSetParseResult 
       }
       case 'replace_allowed_ips':
         if (value !== 'true') return invalid(`replace_allowed_ips: the only value is true, got '${value.slice(0, 32)}'`);
+        // Lines apply in order (wireguard-go): it also drops the allowed_ip lines above it.
         peer.replaceAllowedIps = true;
+        peer.allowedIps.length = 0;
         break;
       case 'allowed_ip': {
         // A prefix length is required here (Go's netip.ParsePrefix); host bits are cleared.

@@ -12,7 +12,9 @@ import { consumeInitiation, createInitiation, createLocalIdentity, initialState,
 import { tai64n } from '../../engine/noise/tai64n.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_INITIATION_SIZE } from '../../engine/noise/constants.js';
 import { isAllZero } from '../../engine/keys.js';
-import { countingCrypto, createPair, crypto, eventually, FakeClock, setRequest } from '../support/device-harness.js';
+import { formatCidr } from '../../engine/routing/cidr.js';
+import { parseUapiSet } from '../../engine/uapi/protocol.js';
+import { bytesEqual, countingCrypto, createPair, crypto, eventually, FakeClock, ipv4Packet, ipv6Packet, setRequest } from '../support/device-harness.js';
 import { Pair } from './noise-support.js';
 
 /** A junk initiation (random body) carrying a valid mac1 for the generator's peer, and mac2 if it holds a cookie. */
@@ -127,6 +129,45 @@ test('key hygiene: the device zeroes its old private key when a new one (or none
     assert.equal(a.device.applySet(setRequest({ privateKey: new Uint8Array(32) })), null);
     assert.ok(isAllZero(second), 'removed key zeroed');
     assert.equal(a.device.snapshot().privateKey, null);
+  } finally {
+    a.device.close();
+    b.device.close();
+  }
+});
+
+test('UAPI: replace_allowed_ips removes what the same peer block added before it, as wireguard-go applies lines in order', () => {
+  const { a, b } = createPair();
+  try {
+    const pub = Buffer.from(b.publicKey).toString('hex');
+    const parsed = parseUapiSet(`public_key=${pub}\nallowed_ip=10.9.0.1/32\nreplace_allowed_ips=true\nallowed_ip=10.9.0.2/32\n\n`);
+    assert.ok(parsed.ok);
+    assert.equal(a.device.applySet(parsed.request), null);
+    assert.deepEqual(a.device.snapshot().peers[0]!.allowedIps.map(formatCidr), ['10.9.0.2/32']);
+  } finally {
+    a.device.close();
+    b.device.close();
+  }
+});
+
+test('decrypted packets: inner length fields are checked against what decrypted; padding and trailing bytes are trimmed', async () => {
+  const { a, b } = createPair();
+  try {
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'warm up')]);
+    await eventually('handshake', () => b.tun.written.length === 1);
+    const claimsMore = ipv4Packet('10.0.0.1', '10.0.0.2', 'abc');
+    claimsMore[3] = 100; // total length past the end, padding included (23 bytes padded to 32)
+    const claimsTooLittle = ipv4Packet('10.0.0.1', '10.0.0.2', 'abc');
+    claimsTooLittle[2] = 0;
+    claimsTooLittle[3] = 19; // shorter than an IPv4 header
+    const v6ClaimsMore = ipv6Packet('fd00::1', 'fd00::2', 'abc');
+    v6ClaimsMore[5] = 50; // 40 + 50 bytes claimed, 48 decrypted
+    const trailing = new Uint8Array(40);
+    trailing.set(ipv4Packet('10.0.0.1', '10.0.0.2', 'abc'));
+    trailing.fill(0x99, 23); // 17 bytes after the 23-byte packet
+    a.tun.inject([claimsMore, claimsTooLittle, v6ClaimsMore, trailing]);
+    await eventually('three bad inner packets', () => b.device.dropCounts().badInnerPacket === 3);
+    await eventually('the trimmed one', () => b.tun.written.length === 2);
+    assert.ok(bytesEqual(b.tun.written[1], ipv4Packet('10.0.0.1', '10.0.0.2', 'abc')), 'delivered without the trailing bytes');
   } finally {
     a.device.close();
     b.device.close();
