@@ -14,7 +14,7 @@ import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_INITIATION_SIZE } fro
 import { isAllZero } from '../../engine/keys.js';
 import { formatCidr } from '../../engine/routing/cidr.js';
 import { parseUapiSet } from '../../engine/uapi/protocol.js';
-import { bytesEqual, countingCrypto, createPair, crypto, eventually, FakeClock, ipv4Packet, ipv6Packet, setRequest } from '../support/device-harness.js';
+import { bytesEqual, cidr, countingCrypto, createPair, crypto, eventually, FakeClock, ipv4Packet, ipv6Packet, peerChange, setRequest } from '../support/device-harness.js';
 import { Pair } from './noise-support.js';
 
 /** A junk initiation (random body) carrying a valid mac1 for the generator's peer, and mac2 if it holds a cookie. */
@@ -168,6 +168,43 @@ test('decrypted packets: inner length fields are checked against what decrypted;
     await eventually('three bad inner packets', () => b.device.dropCounts().badInnerPacket === 3);
     await eventually('the trimmed one', () => b.tun.written.length === 2);
     assert.ok(bytesEqual(b.tun.written[1], ipv4Packet('10.0.0.1', '10.0.0.2', 'abc')), 'delivered without the trailing bytes');
+  } finally {
+    a.device.close();
+    b.device.close();
+  }
+});
+
+test('a low-order peer key is accepted by set (as wireguard-go and the kernel since 2020) but never handshakes', async () => {
+  const { network, a, b } = createPair();
+  try {
+    // The identity point (all zeros) and a point of order 8: X25519 with either is all zeros.
+    const lowOrder = [new Uint8Array(32), Uint8Array.from(Buffer.from('5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157', 'hex'))];
+    for (const [i, key] of lowOrder.entries()) {
+      const error = a.device.applySet(setRequest({ peers: [peerChange(key, { endpoint: '192.0.2.2:51821', allowedIps: [cidr(`10.8.${i}.0/24`)], persistentKeepaliveInterval: 1 })] }));
+      assert.equal(error, null, 'set accepts it');
+    }
+    network.record = true;
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.8.0.1', 'to a low-order peer'), ipv4Packet('10.0.0.1', '10.8.1.1', 'to another')]);
+    await network.settle();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(network.recorded.length, 0, 'no initiation is ever made for it');
+    assert.equal(a.device.snapshot().peers.length, 3);
+  } finally {
+    a.device.close();
+    b.device.close();
+  }
+});
+
+test('setting our private key to a peer\'s removes that peer and frees all its indices', async () => {
+  const { a, b } = createPair();
+  try {
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'hello')]);
+    await eventually('handshake', () => b.tun.written.length === 1);
+    const indices = (device: unknown): number => (device as { indices: { size: number } }).indices.size;
+    assert.ok(indices(a.device) > 0);
+    assert.equal(a.device.applySet(setRequest({ privateKey: b.privateKey })), null);
+    assert.equal(a.device.snapshot().peers.length, 0, 'the peer with our own public key is gone');
+    assert.equal(indices(a.device), 0, 'its handshake and keypair indices are free');
   } finally {
     a.device.close();
     b.device.close();
