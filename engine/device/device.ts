@@ -632,6 +632,7 @@ export class Device implements EngineDevice {
       this.logger.debug(`${this.name}: ${peerName(peer)} created`);
     }
     if (change.presharedKey !== undefined) {
+      peer.presharedKey?.fill(0);
       peer.presharedKey = isAllZero(change.presharedKey) ? null : Uint8Array.from(change.presharedKey);
       peer.session?.setPresharedKey(peer.presharedKey);
     }
@@ -672,6 +673,8 @@ export class Device implements EngineDevice {
 
   private removePeer(peer: Peer): void {
     this.dropSession(peer);
+    peer.presharedKey?.fill(0);
+    peer.presharedKey = null;
     this.allowedIps.removeByValue(peer);
     this.peers.delete(peer.id);
     this.logger.debug(`${this.name}: ${peerName(peer)} removed`);

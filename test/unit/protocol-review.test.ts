@@ -210,3 +210,23 @@ test('setting our private key to a peer\'s removes that peer and frees all its i
     b.device.close();
   }
 });
+
+test('key hygiene: a replaced or removed peer\'s preshared key is zeroed in the device', () => {
+  const { a, b } = createPair();
+  try {
+    const pskOf = (): Uint8Array => {
+      const peers = (a.device as unknown as { peers: Map<string, { presharedKey: Uint8Array | null }> }).peers;
+      return [...peers.values()][0]!.presharedKey!;
+    };
+    assert.equal(a.device.applySet(setRequest({ peers: [peerChange(b.publicKey, { presharedKey: crypto.generatePrivateKey() })] })), null);
+    const first = pskOf();
+    assert.equal(a.device.applySet(setRequest({ peers: [peerChange(b.publicKey, { presharedKey: crypto.generatePrivateKey() })] })), null);
+    assert.ok(isAllZero(first), 'the replaced preshared key is zeroed');
+    const second = pskOf();
+    assert.equal(a.device.applySet(setRequest({ peers: [peerChange(b.publicKey, { remove: true })] })), null);
+    assert.ok(isAllZero(second), 'the removed peer\'s preshared key is zeroed');
+  } finally {
+    a.device.close();
+    b.device.close();
+  }
+});
