@@ -9,15 +9,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../engine/logger.js';
-import { HelperClient } from './helper-client.js';
+import { createAppCore } from './app-core.js';
 import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
 import { readImportFiles } from './import-bundle.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { channelOf, type PickedFile, type PushName, type PushPayload } from './ipc-schema.js';
 import { notificationsFor } from './notifications.js';
-import { createRelay, type DesktopServices } from './relay.js';
+import type { DesktopServices } from './relay.js';
 import { trayModel, type TrayAction, type TrayItem } from './tray-model.js';
-import { TunnelStoreView } from './tunnel-store-view.js';
 import { CONTENT_SECURITY_POLICY, isAllowedRequestUrl, secureWebPreferences } from './window-security.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -43,30 +42,25 @@ if (!app.requestSingleInstanceLock()) {
 
 function start(): void {
   const socketPath = process.env['WIRELANE_HELPER_SOCKET'] ?? defaultHelperSocket(process.platform);
-  const client = new HelperClient({
-    socketPath,
-    logger,
-    isInstalled: () => helperLooksInstalled(process.platform, socketPath, process.env),
-    subscribe: { logs: true },
-  });
-  const view = new TunnelStoreView(client.availability, process.platform);
-  const requestedDisconnects = new Set<string>();
   let window: BrowserWindow | null = null;
-
   const pushToWindow = <K extends PushName>(name: K, payload: PushPayload<K>) => {
     if (window && !window.isDestroyed()) window.webContents.send(channelOf(name), payload);
   };
-
-  client.onAvailability(async (availability) => {
-    view.setHelper(availability);
-    if (availability.state === 'running') {
-      const listed = await client.request('list', {});
-      if (listed.ok) view.setTunnels(listed.value.tunnels);
-    }
-  });
-  client.onEvent((event) => {
-    view.applyEvent(event);
-    if (event.event === 'log') pushToWindow('onLog', { name: event.name, entry: event.entry });
+  // The dialogs below read `window`; the core only needs them once a call comes in.
+  const desktop: DesktopServices = {
+    pickImportFiles: () => pickImportFilesWithDialog(),
+    chooseSavePath: (defaultFileName, kind) => chooseSavePathWithDialog(defaultFileName, kind),
+    // The export holds a private key: readable by this user only.
+    writeFile: (path, bytes) => writeFile(path, bytes, { mode: 0o600 }),
+    copyText: (text) => clipboard.writeText(text),
+  };
+  const { client, view, relay, requestedDisconnects } = createAppCore({
+    socketPath,
+    logger,
+    platform: process.platform,
+    isInstalled: () => helperLooksInstalled(process.platform, socketPath, process.env),
+    desktop,
+    push: pushToWindow,
   });
 
   // --- tray -----------------------------------------------------------------------------------
@@ -87,11 +81,9 @@ function start(): void {
 
   view.onChange((change) => {
     if (change.kind === 'snapshot') {
-      pushToWindow('onSnapshot', change.snapshot);
       renderTray();
       return;
     }
-    pushToWindow('onStatus', change.next);
     const before = JSON.stringify(change.previous.map((s) => s.status));
     if (before !== JSON.stringify(change.next.map((s) => s.status))) renderTray();
     if (Notification.isSupported()) {
@@ -129,33 +121,28 @@ function start(): void {
     return created;
   };
 
-  const desktop: DesktopServices = {
-    pickImportFiles: async () => {
-      const parent = window && !window.isDestroyed() ? window : undefined;
-      const options = {
-        title: 'Import tunnels',
-        properties: ['openFile', 'multiSelections'] as ('openFile' | 'multiSelections')[],
-        filters: [{ name: 'WireGuard configurations', extensions: ['conf', 'zip'] }],
-      };
-      const chosen = parent ? await dialog.showOpenDialog(parent, options) : await dialog.showOpenDialog(options);
-      if (chosen.canceled) return null;
-      return Promise.all(chosen.filePaths.map(async (path): Promise<PickedFile> => ({ fileName: basename(path), bytes: new Uint8Array(await readFile(path)) })));
-    },
-    chooseSavePath: async (defaultFileName, kind) => {
-      const options = {
-        title: 'Export',
-        defaultPath: defaultFileName,
-        filters: [kind === 'zip' ? { name: 'Zip archive', extensions: ['zip'] } : { name: 'WireGuard configuration', extensions: ['conf'] }],
-      };
-      const chosen = window ? await dialog.showSaveDialog(window, options) : await dialog.showSaveDialog(options);
-      return chosen.canceled || !chosen.filePath ? null : chosen.filePath;
-    },
-    // The export holds a private key: readable by this user only.
-    writeFile: (path, bytes) => writeFile(path, bytes, { mode: 0o600 }),
-    copyText: (text) => clipboard.writeText(text),
-  };
+  async function pickImportFilesWithDialog(): Promise<PickedFile[] | null> {
+    const parent = window && !window.isDestroyed() ? window : undefined;
+    const options = {
+      title: 'Import tunnels',
+      properties: ['openFile', 'multiSelections'] as ('openFile' | 'multiSelections')[],
+      filters: [{ name: 'WireGuard configurations', extensions: ['conf', 'zip'] }],
+    };
+    const chosen = parent ? await dialog.showOpenDialog(parent, options) : await dialog.showOpenDialog(options);
+    if (chosen.canceled) return null;
+    return Promise.all(chosen.filePaths.map(async (path): Promise<PickedFile> => ({ fileName: basename(path), bytes: new Uint8Array(await readFile(path)) })));
+  }
 
-  const relay = createRelay({ client, view, desktop, requestedDisconnects });
+  async function chooseSavePathWithDialog(defaultFileName: string, kind: 'conf' | 'zip'): Promise<string | null> {
+    const options = {
+      title: 'Export',
+      defaultPath: defaultFileName,
+      filters: [kind === 'zip' ? { name: 'Zip archive', extensions: ['zip'] } : { name: 'WireGuard configuration', extensions: ['conf'] }],
+    };
+    const chosen = window ? await dialog.showSaveDialog(window, options) : await dialog.showSaveDialog(options);
+    return chosen.canceled || !chosen.filePath ? null : chosen.filePath;
+  }
+
   registerIpcHandlers(ipcMain, relay, { webContentsId: () => (window && !window.isDestroyed() ? window.webContents.id : null), pageUrl }, logger);
 
   async function onTrayAction(action: TrayAction): Promise<void> {

@@ -21,6 +21,13 @@ export const CONTENT_SECURITY_POLICY = [
   "object-src 'none'",
 ].join('; ');
 
+/**
+ * The page's policy when `npm start` serves it to a local browser instead of Electron
+ * (main/browser-host.ts): the same, except that it may connect to its own origin, the host,
+ * which is how its `window.wirelane` reaches main's relay. No other origin is allowed.
+ */
+export const BROWSER_HOST_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("connect-src 'none'", "connect-src 'self'");
+
 /** webPreferences of the only window. */
 export function secureWebPreferences(preloadPath: string) {
   return {

@@ -1,65 +1,79 @@
 #!/usr/bin/env node
-// `npm start`: builds the renderer and the preload, then starts Electron on dist/main/index.js.
-// Electron's binary is downloaded by its own install step; where that was skipped (as on
-// machines without internet access, ELECTRON_SKIP_BINARY_DOWNLOAD=1) this says what to do
-// instead of failing with a stack trace.
+// `npm start` (after `npm run build`): starts Electron on dist/main/index.js.
+//
+// `npm ci` never downloads Electron's binary (package.json "allowScripts" denies its postinstall,
+// so installs work offline). So when the binary is missing this first tries Electron's own
+// installer, which works on a machine with internet access. Where that fails too (offline, as in
+// CI), or with --browser, it runs the app in a browser instead: the same main-process core served
+// on 127.0.0.1 to Debian's chromium in app mode (dist/main/browser-mode.js).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
+const args = process.argv.slice(2);
 
-function run(command, args) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) process.exit(result.status ?? 1);
-}
-
-if (!existsSync(join(root, 'dist', 'main', 'index.js'))) {
-  console.error('dist/main/index.js is missing: run `npm run build` first (npm start does it for you).');
-  process.exit(1);
-}
-const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
-run(process.execPath, [vite, 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn']);
-run(process.execPath, [vite, 'build', '--config', 'main/preload.vite.config.ts', '--logLevel', 'warn']);
-
-let electronPath = null;
-try {
-  const electronDir = dirname(require.resolve('electron/package.json'));
-  const pathFile = join(electronDir, 'path.txt');
-  if (existsSync(pathFile)) {
-    const candidate = join(electronDir, 'dist', readFileSync(pathFile, 'utf8').trim());
-    if (existsSync(candidate)) electronPath = candidate;
+for (const built of [join('dist', 'main', 'index.js'), join('renderer', 'dist', 'index.html')]) {
+  if (!existsSync(join(root, built))) {
+    console.error(`${built} is missing: run \`npm run build\` first (npm start does it for you).`);
+    process.exit(1);
   }
+}
+
+function electronDir() {
+  try {
+    return dirname(require.resolve('electron/package.json'));
+  } catch {
+    return null;
+  }
+}
+
+/** The Electron binary, if installed (or pointed to by ELECTRON_OVERRIDE_DIST_PATH). */
+function findElectron() {
   if (process.env.ELECTRON_OVERRIDE_DIST_PATH) {
     const candidate = join(process.env.ELECTRON_OVERRIDE_DIST_PATH, process.platform === 'win32' ? 'electron.exe' : 'electron');
-    if (existsSync(candidate)) electronPath = candidate;
+    if (existsSync(candidate)) return candidate;
   }
-} catch {
-  electronPath = null;
+  const dir = electronDir();
+  if (!dir) return null;
+  const pathFile = join(dir, 'path.txt');
+  if (!existsSync(pathFile)) return null;
+  const candidate = join(dir, 'dist', readFileSync(pathFile, 'utf8').trim());
+  return existsSync(candidate) ? candidate : null;
 }
 
-if (!electronPath) {
-  console.error(`
-Wirelane's window needs Electron, and its binary is not installed here.
-(npm installed the electron package without downloading its binary, e.g. because
-ELECTRON_SKIP_BINARY_DOWNLOAD=1 was set or this machine cannot reach Electron's downloads.)
-
-To run the app, either:
-  - on a machine with internet access: unset ELECTRON_SKIP_BINARY_DOWNLOAD and run
-      node node_modules/electron/install.js
-    then npm start again; or
-  - point ELECTRON_OVERRIDE_DIST_PATH at a folder holding an unpacked Electron ${require('electron/package.json').version}
-    and run npm start again.
-
-Without Electron you can still use everything else:
-  - the renderer is built in renderer/dist; the end-to-end test runs it in Chromium:
-      npm test (see test/e2e/app.e2e.test.ts)
-  - the command line: engine/bin/wirelane --help`);
-  process.exit(1);
+/** Runs Electron's own installer (download, checksum, unpack); true when a binary is there after. */
+function installElectron() {
+  const dir = electronDir();
+  if (!dir || !existsSync(join(dir, 'install.js'))) return false;
+  console.log('Electron\'s binary is not installed; fetching it (node node_modules/electron/install.js)…');
+  const env = { ...process.env };
+  delete env.ELECTRON_SKIP_BINARY_DOWNLOAD;
+  const result = spawnSync(process.execPath, [join(dir, 'install.js')], { cwd: dir, env, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', timeout: 10 * 60_000 });
+  if (result.status === 0 && findElectron()) return true;
+  const reason = (result.stderr ?? '').split('\n').find((line) => /error|ENOTFOUND|EAI_AGAIN|ECONN|ETIMEDOUT/i.test(line)) ?? `exit status ${result.status ?? result.signal}`;
+  console.log(`Could not fetch Electron (${reason.trim()}).`);
+  return false;
 }
 
-const result = spawnSync(electronPath, [root, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const forceBrowser = args.includes('--browser') || process.env.WIRELANE_BROWSER === '1';
+const electronPath = forceBrowser ? null : findElectron() ?? (installElectron() ? findElectron() : null);
+
+if (electronPath) {
+  const result = spawnSync(electronPath, [root, ...args], { cwd: root, stdio: 'inherit' });
+  process.exit(result.status ?? 1);
+} else {
+  if (!forceBrowser) {
+    console.log('Starting Wirelane in a browser instead (the same app without Electron\'s tray and dialogs).');
+    console.log('For the desktop app, run npm start again on a machine that can download Electron, or set');
+    console.log('ELECTRON_OVERRIDE_DIST_PATH to an unpacked Electron of the version in node_modules/electron.');
+  }
+  const { runBrowserMode } = await import(pathToFileURL(join(root, 'dist', 'main', 'browser-mode.js')).href);
+  await runBrowserMode().catch((error) => {
+    console.error(`wirelane: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}
