@@ -11,23 +11,32 @@
  * are ready - or exits 1 with the daemon's error.
  *
  * The daemon exits, removing its socket, when the interface is deleted (`ip link del`, which is
- * what `wg-quick down` does) or on SIGTERM/SIGINT.
+ * what `wg-quick down` does on Linux), when its socket file is removed (what `wg-quick down`
+ * does on macOS) or on SIGTERM/SIGINT.
+ *
+ * macOS: wg-quick asks for "utun" and passes WG_TUN_NAME_FILE; the daemon writes the utunN name
+ * the kernel gave into that file, serves /var/run/wireguard/utunN.sock, and removes the file
+ * when it exits (engine-files.ts). Windows: the UAPI is the named pipe wireguard-go uses.
  *
  * Environment: LOG_LEVEL=verbose|debug|error|silent (default error, as wireguard-go);
  * WIRELANE_ENGINE_LOG=FILE sends the daemon's log to FILE (default: discarded, as wireguard-go's
  * daemon does); WIRELANE_CRYPTO=noble|sodium picks the crypto backend.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { loadCryptoBackend } from '../crypto/index.js';
 import { UdpBind } from '../conn/udp-bind.js';
 import { Device } from '../device/device.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_MTU } from '../noise/constants.js';
 import { openTun } from '../tun/index.js';
+import { writeTunNameFile } from '../tun/tun-darwin.js';
 import { serveUapi } from '../uapi/server.js';
+import { engineFiles } from './engine-files.js';
 
-const SOCKET_DIRECTORY = '/var/run/wireguard';
+/** How often the daemon checks that its UAPI socket file is still there. */
+const SOCKET_CHECK_MS = 1000;
 /** The daemon tells its parent it is ready (or why it is not) on this inherited descriptor. */
 const READY_FD_ENV = 'WIRELANE_ENGINE_READY_FD';
 const LOG_FILE_ENV = 'WIRELANE_ENGINE_LOG';
@@ -145,9 +154,16 @@ function report(line: string): void {
   }
 }
 
+function socketInode(path: string): number | null {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return null;
+  }
+}
+
 async function runDevice(interfaceName: string): Promise<void> {
   const logger = createStderrLogger(interfaceName, logLevelFromEnv(process.env['LOG_LEVEL']));
-  const socketPath = `${SOCKET_DIRECTORY}/${interfaceName}.sock`;
   const crypto = loadCryptoBackend();
   logger.info(`starting wirelane-engine (crypto: ${crypto.name})`);
 
@@ -159,7 +175,9 @@ async function runDevice(interfaceName: string): Promise<void> {
     tun.close();
     throw error;
   }
-  mkdirSync(SOCKET_DIRECTORY, { recursive: true, mode: 0o755 });
+  // On macOS the kernel chose the utun name; the socket and the name file follow it.
+  const { socketPath, socketIsFile, nameFile } = engineFiles(interfaceName, tun.name);
+  if (socketIsFile) mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
   let server: Awaited<ReturnType<typeof serveUapi>>;
   try {
     server = await serveUapi(socketPath, device, logger);
@@ -167,7 +185,16 @@ async function runDevice(interfaceName: string): Promise<void> {
     device.close();
     throw error;
   }
+  let removeNameFile = () => {};
+  try {
+    if (nameFile) removeNameFile = writeTunNameFile(tun, { WG_TUN_NAME_FILE: nameFile });
+  } catch (error) {
+    void server.close();
+    device.close();
+    throw new Error(`cannot write the interface name to ${nameFile}: ${(error as Error).message}`);
+  }
 
+  const ourInode = socketIsFile ? socketInode(socketPath) : null;
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;
@@ -176,12 +203,20 @@ async function runDevice(interfaceName: string): Promise<void> {
     try {
       void server.close().catch(() => undefined);
     } catch {
-      // closing is best effort; the socket file goes below regardless
+      // closing is best effort; our socket file goes below regardless
     }
     device.close();
-    rmSync(socketPath, { force: true });
+    if (socketIsFile && socketInode(socketPath) === ourInode) rmSync(socketPath, { force: true }); // not a successor's
+    removeNameFile();
     process.exit(0);
   };
+  // Removing the socket is how `wg-quick down` stops a userspace interface on macOS (a utun
+  // cannot be deleted from outside): as wireguard-go, exit when the socket file goes away.
+  if (socketIsFile) {
+    setInterval(() => {
+      if (socketInode(socketPath) !== ourInode) stop(`UAPI socket ${socketPath} was removed or replaced`);
+    }, SOCKET_CHECK_MS).unref();
+  }
   device.onClosed(() => stop(`interface ${interfaceName} was deleted`));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -10,12 +10,19 @@
  *   so anyone else gets EACCES before the helper reads a byte.
  *   Node has no API for the peer's credentials (SO_PEERCRED / LOCAL_PEERCRED), so the helper does
  *   not check the peer's uid a second time; the file permissions are the whole check.
- * - Windows: a named pipe; see docs/security.md for its limits.
+ * - Windows: the named pipe gets, right after listen(), the descriptor of controlPipeSddl():
+ *   full access for SYSTEM and Administrators, read/write for the members of the local group
+ *   `wirelane` when it exists, nobody else. Windows enforces it when a client opens the pipe.
+ *   The group mirrors the Unix rule (the administrator chooses who may use the helper); it is
+ *   not "all interactive users", which on a shared machine is everyone who logs on. Limits
+ *   (the instant between listen and the new descriptor; members can also create instances of
+ *   the pipe) are in docs/security.md.
  */
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
+import { ioAddon } from '../tun/native-addon.js';
 
 /** The group whose members may use the helper. */
 export const CLIENT_GROUP = 'wirelane';
@@ -93,11 +100,74 @@ function answers(path: string): Promise<boolean> {
 export interface SocketAccess {
   mode: number;
   gid: number | null;
+  /** Windows: the pipe's descriptor in effect (SDDL), or null if it could not be set. */
+  sddl?: string | null;
+}
+
+/** What the Windows rule needs from the OS (the addon's functions; tests pass fakes). */
+export interface PipeSecurityApi {
+  lookupGroupSid(name: string): string | null;
+  pipeSetSecurity(pipeName: string, sddl: string): string;
+}
+
+const SID_PATTERN = /^S-1-\d+(-\d+)+$/;
+
+/**
+ * The control pipe's security descriptor: a protected DACL (nothing inherited) with full access
+ * for SYSTEM (SY) and Administrators (BA) and, when the `wirelane` group exists, read and write
+ * for its members. GRGW is what a Node client needs: libuv opens a pipe with GENERIC_READ |
+ * GENERIC_WRITE, and an ACE without FILE_APPEND_DATA would leave it a read-only connection.
+ * No mandatory label: the app runs at medium integrity, the default for unlabelled objects.
+ */
+export function controlPipeSddl(groupSid: string | null): string {
+  if (groupSid !== null && !SID_PATTERN.test(groupSid)) throw new Error(`not a SID: ${groupSid}`);
+  return `D:P(A;;GA;;;SY)(A;;GA;;;BA)${groupSid ? `(A;;GRGW;;;${groupSid})` : ''}`;
+}
+
+/** The local group's account name: "COMPUTER\\wirelane", so a domain account of that name never matches. */
+export function localGroupName(group: string, env: NodeJS.ProcessEnv = process.env): string {
+  const computer = env['COMPUTERNAME'];
+  return computer ? `${computer}\\${group}` : group;
+}
+
+/**
+ * Applies the Windows rule to a pipe just served. If it cannot (addon missing, Windows refuses),
+ * the pipe keeps Node's default descriptor, which lets only SYSTEM and Administrators write: the
+ * failure narrows who may connect, never widens it, so the helper logs it and carries on.
+ */
+export function restrictPipe(path: string, logger: Logger, api: PipeSecurityApi | null = addonPipeSecurity(), env: NodeJS.ProcessEnv = process.env): SocketAccess {
+  if (api === null) {
+    logger.error(`control pipe ${path}: the addon cannot set pipe security here; only administrators can connect`);
+    return { mode: 0, gid: null, sddl: null };
+  }
+  try {
+    const groupSid = api.lookupGroupSid(localGroupName(CLIENT_GROUP, env));
+    const sddl = api.pipeSetSecurity(path, controlPipeSddl(groupSid));
+    logger.info(
+      groupSid
+        ? `control pipe ${path}: SYSTEM, Administrators and group '${CLIENT_GROUP}' (${groupSid}) may connect`
+        : `control pipe ${path}: only SYSTEM and Administrators may connect (create local group '${CLIENT_GROUP}' to allow users)`,
+    );
+    return { mode: 0, gid: null, sddl };
+  } catch (error) {
+    logger.error(`control pipe ${path}: cannot set its security (${(error as Error).message}); only administrators can connect`);
+    return { mode: 0, gid: null, sddl: null };
+  }
+}
+
+function addonPipeSecurity(): PipeSecurityApi | null {
+  try {
+    const addon = ioAddon();
+    if (typeof addon.pipeSetSecurity !== 'function' || typeof addon.lookupGroupSid !== 'function') return null;
+    return { pipeSetSecurity: addon.pipeSetSecurity, lookupGroupSid: addon.lookupGroupSid };
+  } catch {
+    return null;
+  }
 }
 
 /** Applies the rule above to a socket just bound; returns what it set. */
 export function restrictSocket(path: string, logger: Logger, groupFile?: string): SocketAccess {
-  if (isNamedPipe(path)) return { mode: 0, gid: null };
+  if (isNamedPipe(path)) return restrictPipe(path, logger);
   const gid = lookupGroupId(CLIENT_GROUP, groupFile);
   const uid = process.getuid?.() ?? 0;
   if (gid !== null) {

@@ -63,6 +63,15 @@ export interface IoAddon {
   ): number;
   udpClose(udp: UdpHandle): void;
   udpStats(udp: UdpHandle): IoStats;
+
+  /**
+   * Windows only (absent elsewhere): replaces the security descriptor of the named pipe
+   * `pipeName`, which this process already serves, with the DACL (and mandatory label) of
+   * `sddl`; returns the descriptor in effect afterwards, as SDDL. See src/pipe_win32.c.
+   */
+  pipeSetSecurity?(pipeName: string, sddl: string): string;
+  /** Windows only: the SID ("S-1-5-...") of the group `name` ("COMPUTER\\group"), or null if there is no such group. */
+  lookupGroupSid?(name: string): string | null;
 }
 
 const ADDON_FILE = 'wirelane_io.node';

@@ -10,20 +10,54 @@
  * (any root process, or a confused one): lines longer than 4 KiB, requests over 1 MiB, a set cut
  * off before its empty line, and an unknown operation all end the connection after an errno
  * where one can still be sent. Nothing here throws into the event loop.
+ *
+ * On Windows the UAPI is a named pipe, as wireguard-go serves it (see uapiSocketPath and
+ * servePipe); the protocol on it is the same.
  */
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
+import { ioAddon } from '../tun/native-addon.js';
 import { formatUapiErrno, formatUapiGet, parseUapiSetLines } from './protocol.js';
 import { UAPI_EINVAL, UAPI_EIO, UAPI_EPROTO, type UapiTarget } from './types.js';
 
 export const UAPI_MAX_LINE_BYTES = 4096;
 export const UAPI_MAX_REQUEST_BYTES = 1024 * 1024;
 
-/** Where `wg` and wg-quick look for a userspace interface's socket. */
-export function uapiSocketPath(interfaceName: string, directory = '/var/run/wireguard'): string {
+/**
+ * Where `wg` looks for a userspace interface's UAPI: the Unix socket
+ * `/var/run/wireguard/INTERFACE.sock` (`directory` overrides the folder, for tests), or on
+ * Windows the named pipe wireguard-go serves, `\\.\pipe\ProtectedPrefix\Administrators\WireGuard\INTERFACE`.
+ * Only processes running as an administrator can create a pipe under ProtectedPrefix\Administrators,
+ * so another user cannot squat the name before the engine starts.
+ */
+export function uapiSocketPath(
+  interfaceName: string,
+  directory = '/var/run/wireguard',
+  platform: NodeJS.Platform = process.platform,
+): string {
+  if (platform === 'win32') return `${UAPI_PIPE_PREFIX}${interfaceName}`;
   return `${directory}/${interfaceName}.sock`;
+}
+
+export const UAPI_PIPE_PREFIX = '\\\\.\\pipe\\ProtectedPrefix\\Administrators\\WireGuard\\';
+
+/**
+ * The security descriptor wireguard-go gives its UAPI pipe (ipc/uapi_windows.go): owner SYSTEM,
+ * a protected DACL granting full access to SYSTEM and the Administrators group only, and a
+ * high mandatory label that keeps lower-integrity processes from reading, writing or executing.
+ * The pipe hands out the private key, so nobody else may open it.
+ *
+ * node:net creates pipe instances with the default descriptor of the process token (which also
+ * lets Everyone open the pipe for reading - not for writing, so no request can be sent) and
+ * has no way to pass another; the addon's pipeSetSecurity replaces it right after listen()
+ * (see engine/tun/native/src/pipe_win32.c for how, and why it cannot be done before).
+ */
+export const UAPI_PIPE_SDDL = 'O:SYD:P(A;;GA;;;SY)(A;;GA;;;BA)S:(ML;;NWNRNX;;;HI)';
+
+function isNamedPipePath(path: string): boolean {
+  return path.startsWith('\\\\.\\pipe\\') || path.startsWith('//./pipe/');
 }
 
 export interface UapiServer {
@@ -51,7 +85,21 @@ function socketIsLive(path: string, timeoutMs = 1000): Promise<boolean> {
  * Starts serving `target` at `socketPath`. Resolves once the socket accepts connections;
  * rejects if another live process serves that path or the socket cannot be created.
  */
-export async function serveUapi(socketPath: string, target: UapiTarget, logger: Logger): Promise<UapiServer> {
+export interface ServeUapiOptions {
+  /**
+   * Named pipes (Windows): replaces the pipe's security descriptor right after listen() and
+   * returns the one in effect. Default: the addon's pipeSetSecurity.
+   */
+  setPipeSecurity?: (pipeName: string, sddl: string) => string;
+}
+
+export async function serveUapi(
+  socketPath: string,
+  target: UapiTarget,
+  logger: Logger,
+  options: ServeUapiOptions = {},
+): Promise<UapiServer> {
+  if (isNamedPipePath(socketPath)) return servePipe(socketPath, target, logger, options);
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
   let existing = null;
   try {
@@ -108,6 +156,60 @@ export async function serveUapi(socketPath: string, target: UapiTarget, logger: 
       });
       return closed;
     },
+  };
+}
+
+/**
+ * Windows: serves the UAPI on a named pipe. There is no file to prepare or remove; a pipe name
+ * another process serves makes listen() fail (EADDRINUSE), which we report. The pipe then gets
+ * UAPI_PIPE_SDDL; if that fails we stop serving rather than leave the private key behind Node's
+ * default descriptor.
+ */
+async function servePipe(pipeName: string, target: UapiTarget, logger: Logger, options: ServeUapiOptions): Promise<UapiServer> {
+  const setPipeSecurity = options.setPipeSecurity ?? addonPipeSecurity();
+  const connections = new Set<Socket>();
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+    handleConnection(socket, target, logger);
+  });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of connections) socket.destroy();
+    });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`${pipeName} is in use by another running process`) : error));
+    server.listen(pipeName, () => {
+      server.removeAllListeners('error');
+      resolve();
+    });
+  });
+  let effective: string;
+  try {
+    effective = setPipeSecurity(pipeName, UAPI_PIPE_SDDL);
+  } catch (error) {
+    await close();
+    throw new Error(`cannot restrict the UAPI pipe ${pipeName} to SYSTEM and Administrators: ${(error as Error).message}`);
+  }
+  server.on('error', (error) => logger.error(`UAPI pipe ${pipeName}: ${error.message}`));
+  logger.info(`UAPI listening on ${pipeName} (${effective})`);
+  let closed: Promise<void> | null = null;
+  return {
+    socketPath: pipeName,
+    close() {
+      closed ??= close();
+      return closed;
+    },
+  };
+}
+
+function addonPipeSecurity(): (pipeName: string, sddl: string) => string {
+  return (pipeName, sddl) => {
+    const addon = ioAddon();
+    if (typeof addon.pipeSetSecurity !== 'function') throw new Error('the wirelane_io addon has no pipeSetSecurity (built for another OS?)');
+    return addon.pipeSetSecurity(pipeName, sddl);
   };
 }
 

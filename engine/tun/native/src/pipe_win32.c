@@ -21,8 +21,9 @@
  * no one else can send a request); a client that opens the pipe in that window keeps the access
  * it was granted then. A client may also briefly connect to the extra instance and see it close.
  *
- * lookupAccountSid(name) gives the SID string ("S-1-5-...") of a local account or group, or
- * null when there is none, so the caller can name a group in an SDDL string.
+ * lookupGroupSid(name) gives the SID string ("S-1-5-...") of a group ("COMPUTER\\wirelane"), or
+ * null when there is no such group (or the name is a user), so the caller can name the group in
+ * an SDDL string.
  */
 #ifdef _WIN32
 
@@ -124,8 +125,8 @@ static napi_value js_pipe_set_security(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* lookupAccountSid(name) -> "S-1-5-..." or null when no such account or group exists. */
-static napi_value js_lookup_account_sid(napi_env env, napi_callback_info info) {
+/* lookupGroupSid(name) -> "S-1-5-..." or null when no such group exists. */
+static napi_value js_lookup_group_sid(napi_env env, napi_callback_info info) {
   napi_value args[1], out;
   WCHAR name[PIPE_NAME_CHARS], domain[PIPE_NAME_CHARS];
   BYTE sid[SECURITY_MAX_SID_SIZE];
@@ -133,7 +134,7 @@ static napi_value js_lookup_account_sid(napi_env env, napi_callback_info info) {
   SID_NAME_USE use;
   LPWSTR text = NULL;
   if (!io_args(env, info, 1, args, NULL) ||
-      !get_wide(env, args[0], name, PIPE_NAME_CHARS, "lookupAccountSid: the name must be 1 to 254 characters"))
+      !get_wide(env, args[0], name, PIPE_NAME_CHARS, "lookupGroupSid: the name must be 1 to 254 characters"))
     return NULL;
   if (!LookupAccountNameW(NULL, name, (PSID)sid, &sid_size, domain, &domain_chars, &use)) {
     DWORD err = GetLastError();
@@ -141,11 +142,15 @@ static napi_value js_lookup_account_sid(napi_env env, napi_callback_info info) {
       napi_get_null(env, &out);
       return out;
     }
-    io_throw_errno(env, (int)err, "lookupAccountSid: cannot look up the account");
+    io_throw_errno(env, (int)err, "lookupGroupSid: cannot look up the group");
     return NULL;
   }
+  if (use != SidTypeAlias && use != SidTypeGroup && use != SidTypeWellKnownGroup) {
+    napi_get_null(env, &out); /* a user (or computer) of that name is not a group to grant */
+    return out;
+  }
   if (!ConvertSidToStringSidW((PSID)sid, &text)) {
-    io_throw_errno(env, (int)GetLastError(), "lookupAccountSid: cannot format the SID");
+    io_throw_errno(env, (int)GetLastError(), "lookupGroupSid: cannot format the SID");
     return NULL;
   }
   napi_create_string_utf16(env, (const char16_t *)text, NAPI_AUTO_LENGTH, &out);
@@ -155,7 +160,7 @@ static napi_value js_lookup_account_sid(napi_env env, napi_callback_info info) {
 
 void io_register_pipe(napi_env env, napi_value exports) {
   io_export(env, exports, "pipeSetSecurity", js_pipe_set_security);
-  io_export(env, exports, "lookupAccountSid", js_lookup_account_sid);
+  io_export(env, exports, "lookupGroupSid", js_lookup_group_sid);
 }
 
 #else
