@@ -123,6 +123,38 @@ test('a large burst is received in batches and nothing is lost on loopback', asy
   }
 });
 
+test('runs of equal-size datagrams (sent as UDP GSO on Linux) arrive as the same datagrams, in order', async () => {
+  const a = new UdpBind();
+  const b = new UdpBind();
+  try {
+    const portA = a.open(0);
+    b.open(0);
+    const inA = collector(a);
+    // Runs of one size, shorter and longer ones between them, a run longer than one GSO
+    // message (64 segments), and a lone tiny datagram: each must keep its own boundaries.
+    const sizes = [...Array(5).fill(1200), 800, ...Array(3).fill(1200), 1300, 1300, 100, ...Array(150).fill(1452), 1451, 1452, 60];
+    const parts = sizes.map((size, i) => Buffer.from(`gso-${i}-`.padEnd(size, String.fromCharCode(97 + (i % 26))), 'latin1'));
+    const offsets = new Int32Array(parts.length);
+    const lengths = new Int32Array(parts.length);
+    const buffer = Buffer.alloc(parts.reduce((sum, part) => sum + part.length + 48, 0));
+    let at = 16;
+    parts.forEach((part, i) => {
+      offsets[i] = at;
+      lengths[i] = part.length;
+      part.copy(buffer, at);
+      at += part.length + 48;
+    });
+    const to = b.parseEndpoint(`127.0.0.1:${portA}`);
+    assert.equal(b.send(buffer, offsets, lengths, parts.length, to), parts.length);
+    const got = await inA.until(parts.length);
+    assert.deepEqual(got.map((r) => r.payload.length), sizes);
+    assert.deepEqual(got.map((r) => r.payload), parts.map((p) => p.toString('latin1')));
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
 test('a port in use is refused with a clear error; reopening moves the bind', () => {
   const a = new UdpBind();
   const b = new UdpBind();

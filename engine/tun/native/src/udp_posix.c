@@ -29,6 +29,18 @@
 /* wireguard-go asks for 7 MiB socket buffers; throughput suffers badly with the defaults. */
 #define SOCKET_BUFFER_BYTES (7 << 20)
 #define SEND_CHUNK 64
+#ifdef __linux__
+#include <netinet/udp.h>
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+/* Kernels before 6.x accept at most 64 segments per GSO send; and one IP packet's payload. */
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES 65000
+#endif
 #define PORT_ATTEMPTS 100
 
 struct udp_bind;
@@ -39,6 +51,8 @@ typedef struct udp_socket {
   uv_poll_t poll;
   int poll_open;
   int polling;
+  /* Datagrams shorter than this may be grouped into one UDP GSO send (0: never). */
+  size_t gso_limit;
   struct udp_bind *owner;
 } udp_socket;
 
@@ -341,6 +355,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     bind->sockets[i].fd = -1;
     bind->sockets[i].family = i == 0 ? 4 : 6;
     bind->sockets[i].owner = bind;
+#ifdef __linux__
+    bind->sockets[i].gso_limit = 65536; /* until the kernel says otherwise, see send_datagrams */
+#endif
   }
   if ((err = open_pair(bind, (uint16_t)port, &failed_family)) < 0) {
     char what[160];
@@ -481,6 +498,130 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return io_undefined(env);
 }
 
+/*
+ * Sends `count` datagrams (located by offsets/lengths in `data`) to one address, never
+ * blocking; returns how many the kernel took. Malformed entries and datagrams the OS refuses
+ * are dropped and counted.
+ *
+ * On Linux consecutive datagrams of one size (the last of a run may be shorter) leave as one
+ * UDP GSO message (UDP_SEGMENT): the kernel walks its UDP/IP/route/netfilter/device path once
+ * per run instead of once per datagram and cuts the run into the same datagrams on the way
+ * out (or, on a veth, where the receiving socket takes them). A bulk transfer's data messages
+ * are all one size, so a batch read from the TUN goes out in a few such messages; that path
+ * was most of the engine's send time in profiles. If the kernel or the route cannot do it
+ * (EIO: no checksum offload on the device; EINVAL: a segment larger than the path MTU), the
+ * run is sent datagram by datagram, and the socket stops grouping that size (or at all).
+ */
+static uint32_t send_datagrams(udp_bind *bind, udp_socket *sock, const struct sockaddr_storage *to,
+                               socklen_t to_len, uint8_t *data, size_t data_len, const int32_t *offsets,
+                               const int32_t *lengths, uint32_t count) {
+  struct iovec iov[SEND_CHUNK];
+  uint32_t sent = 0;
+#ifdef __linux__
+  struct mmsghdr messages[SEND_CHUNK];
+  uint32_t per_message[SEND_CHUNK]; /* datagrams in each message */
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } control[SEND_CHUNK];
+#endif
+  for (uint32_t start = 0; start < count;) {
+    uint32_t chunk = 0;
+    /* Gather the next chunk of valid datagrams; malformed entries are dropped. */
+    while (start < count && chunk < SEND_CHUNK) {
+      int32_t offset = offsets[start], length = lengths[start];
+      if (offset < 0 || length < 0 || (size_t)offset + (size_t)length > data_len) {
+        bind->stats.write_dropped++;
+      } else {
+        iov[chunk].iov_base = data + offset;
+        iov[chunk].iov_len = (size_t)length;
+        chunk++;
+      }
+      start++;
+    }
+#ifdef __linux__
+    uint32_t first = 0; /* first datagram of the chunk not yet sent or dropped */
+  regroup:;
+    uint32_t message_count = 0;
+    for (uint32_t i = first; i < chunk;) {
+      size_t segment = iov[i].iov_len, total = segment;
+      uint32_t n = 1;
+      struct msghdr *h = &messages[message_count].msg_hdr;
+      if (segment > 0 && sock->gso_limit > segment) {
+        while (i + n < chunk && n < GSO_MAX_SEGMENTS && iov[i + n].iov_len <= segment &&
+               total + iov[i + n].iov_len <= GSO_MAX_BYTES) {
+          total += iov[i + n].iov_len;
+          n++;
+          if (iov[i + n - 1].iov_len < segment) break; /* only the last may be shorter */
+        }
+      }
+      memset(h, 0, sizeof *h);
+      h->msg_name = (void *)to;
+      h->msg_namelen = to_len;
+      h->msg_iov = &iov[i];
+      h->msg_iovlen = n;
+      if (n > 1) {
+        struct cmsghdr *cm;
+        h->msg_control = control[message_count].buf;
+        h->msg_controllen = sizeof control[message_count].buf;
+        cm = CMSG_FIRSTHDR(h);
+        cm->cmsg_level = SOL_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        *(uint16_t *)(void *)CMSG_DATA(cm) = (uint16_t)segment;
+      }
+      per_message[message_count++] = n;
+      i += n;
+    }
+    for (uint32_t done = 0; done < message_count;) {
+      int n;
+      do n = sendmmsg(sock->fd, messages + done, message_count - done, MSG_DONTWAIT);
+      while (n < 0 && errno == EINTR);
+      if (n > 0) {
+        for (int k = 0; k < n; k++) {
+          sent += per_message[done + k];
+          first += per_message[done + k];
+        }
+        done += (uint32_t)n;
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        /* The socket buffer is full: never block, drop the rest. */
+        bind->stats.write_dropped += (chunk - first) + (count - start);
+        return sent;
+      }
+      if (per_message[done] > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
+        /* The run could not go as one GSO message: stop grouping (this size, or at all). */
+        sock->gso_limit = errno == EINVAL ? iov[first].iov_len : 0;
+        goto regroup;
+      }
+      /* This datagram was refused (unreachable, too big...): drop it and go on. */
+      bind->stats.write_dropped += per_message[done];
+      first += per_message[done];
+      done++;
+    }
+#else
+    for (uint32_t done = 0; done < chunk;) {
+      ssize_t one;
+      do one = sendto(sock->fd, iov[done].iov_base, iov[done].iov_len, MSG_DONTWAIT, (const struct sockaddr *)to, to_len);
+      while (one < 0 && errno == EINTR);
+      if (one >= 0) {
+        sent++;
+        done++;
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        bind->stats.write_dropped += (chunk - done) + (count - start);
+        return sent;
+      }
+      bind->stats.write_dropped++;
+      done++;
+    }
+#endif
+  }
+  return sent;
+}
+
 /* udpSend(handle, buffer, offsets, lengths, count, family, addressBytes, port) -> datagrams sent. */
 static napi_value js_send(napi_env env, napi_callback_info info) {
   napi_value args[8];
@@ -492,7 +633,6 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   struct sockaddr_storage to;
   socklen_t to_len;
   udp_socket *sock;
-  struct iovec iov[SEND_CHUNK];
   if (!io_args(env, info, 8, args, NULL) || (bind = unwrap_open(env, args[0])) == NULL) return NULL;
   if (io_get_bytes(env, args[1], &data, &data_len) != 0 ||
       io_get_int32s(env, args[2], &offsets, &offsets_count) != 0 ||
@@ -524,55 +664,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     return io_number(env, 0);
   }
 
-  for (uint32_t start = 0; start < count;) {
-    uint32_t chunk = 0;
-    int n;
-    /* Gather the next chunk of valid datagrams; malformed entries are dropped. */
-    while (start < count && chunk < SEND_CHUNK) {
-      int32_t offset = offsets[start], length = lengths[start];
-      if (offset < 0 || length < 0 || (size_t)offset + (size_t)length > data_len) {
-        bind->stats.write_dropped++;
-      } else {
-        iov[chunk].iov_base = data + offset;
-        iov[chunk].iov_len = (size_t)length;
-        chunk++;
-      }
-      start++;
-    }
-    for (uint32_t done = 0; done < chunk;) {
-#ifdef __linux__
-      struct mmsghdr messages[SEND_CHUNK];
-      uint32_t todo = chunk - done;
-      memset(messages, 0, sizeof(struct mmsghdr) * todo);
-      for (uint32_t i = 0; i < todo; i++) {
-        messages[i].msg_hdr.msg_name = &to;
-        messages[i].msg_hdr.msg_namelen = to_len;
-        messages[i].msg_hdr.msg_iov = &iov[done + i];
-        messages[i].msg_hdr.msg_iovlen = 1;
-      }
-      do n = sendmmsg(sock->fd, messages, todo, MSG_DONTWAIT);
-      while (n < 0 && errno == EINTR);
-#else
-      ssize_t one;
-      do one = sendto(sock->fd, iov[done].iov_base, iov[done].iov_len, MSG_DONTWAIT, (struct sockaddr *)&to, to_len);
-      while (one < 0 && errno == EINTR);
-      n = one < 0 ? -1 : 1;
-#endif
-      if (n > 0) {
-        sent += (uint32_t)n;
-        done += (uint32_t)n;
-        continue;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-        /* The socket buffer is full: never block, drop the rest. */
-        bind->stats.write_dropped += (chunk - done) + (count - start);
-        return io_number(env, sent);
-      }
-      /* This datagram was refused (unreachable, too big...): drop it and go on. */
-      bind->stats.write_dropped++;
-      done++;
-    }
-  }
+  sent = send_datagrams(bind, sock, &to, to_len, data, data_len, offsets, lengths, count);
   return io_number(env, sent);
 }
 
