@@ -7,7 +7,9 @@
  */
 import { HandlerFailure, type ClientConnection, type RequestHandler } from './server.js';
 import {
+  HIDDEN_KEY_MARKER,
   PROTOCOL_VERSION,
+  type ConfProblem,
   type HelperEvent,
   type RequestOf,
   type RequestType,
@@ -18,6 +20,76 @@ import {
 import { StoreError, type TunnelStore } from './store.js';
 import { hideSecrets, type ConfInspector } from './conf-info.js';
 import type { TunnelManager } from './tunnel-manager.js';
+import type { TunnelConfig } from '../conf/types.js';
+import { keyToBase64 } from '../keys.js';
+
+/** A well-formed key (32 zero bytes) that stands in for a hidden one where no stored key applies. */
+const STAND_IN_KEY = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+const SECTION_LINE = /^\s*\[\s*([A-Za-z]+)\s*\]/;
+const PUBLIC_KEY_LINE = /^\s*PublicKey\s*=\s*([^\s#]*)/i;
+const HIDDEN_KEY_LINE = new RegExp(`^(\\s*(PrivateKey|PresharedKey)\\s*=\\s*)${HIDDEN_KEY_MARKER.replace(/[()]/g, '\\$&')}(\\s*(?:#.*)?)$`, 'i');
+
+export interface RestoredText {
+  text: string;
+  /** 1-based lines whose HIDDEN_KEY_MARKER has no stored key to stand for. */
+  unresolved: number[];
+}
+
+/**
+ * Puts the stored keys back where the editor's text says HIDDEN_KEY_MARKER (see `get`): the
+ * interface's PrivateKey, and each peer's PresharedKey by the peer's PublicKey. With a standIn
+ * key, markers without a stored key get it instead (for `validate` of a text not yet stored).
+ * Only a value that is exactly the marker is replaced; every other value is left for the parser.
+ */
+export function restoreHiddenKeys(text: string, stored: TunnelConfig | null, standIn?: string): RestoredText {
+  const lines = text.split('\n');
+  // A peer's PublicKey may come after its PresharedKey: find each peer section's key first.
+  const peerKeyOfLine: (string | null)[] = [];
+  let section = '';
+  let sectionStart = 0;
+  let peerKey: string | null = null;
+  const closeSection = (end: number) => {
+    for (let i = sectionStart; i < end; i++) peerKeyOfLine[i] = section === 'peer' ? peerKey : null;
+  };
+  lines.forEach((line, index) => {
+    const header = SECTION_LINE.exec(line);
+    if (header) {
+      closeSection(index);
+      section = (header[1] ?? '').toLowerCase();
+      sectionStart = index;
+      peerKey = null;
+    } else if (section === 'peer') {
+      const key = PUBLIC_KEY_LINE.exec(line);
+      if (key) peerKey = key[1] ?? null;
+    }
+  });
+  closeSection(lines.length);
+
+  const unresolved: number[] = [];
+  section = '';
+  const restored = lines.map((line, index) => {
+    const header = SECTION_LINE.exec(line);
+    if (header) section = (header[1] ?? '').toLowerCase();
+    const carriageReturn = line.endsWith('\r') ? '\r' : '';
+    const match = HIDDEN_KEY_LINE.exec(carriageReturn ? line.slice(0, -1) : line);
+    if (!match) return line;
+    const which = (match[2] ?? '').toLowerCase();
+    let key: string | undefined;
+    if (which === 'privatekey' && section === 'interface' && stored) key = keyToBase64(stored.interface.privateKey);
+    if (which === 'presharedkey' && section === 'peer' && stored) {
+      const peer = stored.peers.find((p) => keyToBase64(p.publicKey) === peerKeyOfLine[index]);
+      if (peer?.presharedKey) key = keyToBase64(peer.presharedKey);
+    }
+    key ??= standIn;
+    if (key === undefined) {
+      unresolved.push(index + 1);
+      return line;
+    }
+    return `${match[1]}${key}${match[3]}${carriageReturn}`;
+  });
+  return { text: restored.join('\n'), unresolved };
+}
 
 export interface HandlerContext {
   store: TunnelStore;
@@ -55,12 +127,29 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
     }
   };
 
-  const validate = (text: string) => {
+  /** The parser's problems, where a hidden key could not be restored said so instead. */
+  const problemsOf = (text: string, unresolved: readonly number[]): ConfProblem[] => {
     const inspection = inspector.inspect(text);
-    if (!inspection.ok) {
-      const first = inspection.problems[0];
+    const found = inspection.ok ? [] : inspection.problems.filter((p) => !unresolved.includes(p.line));
+    const hidden = unresolved.map((line) => ({
+      line,
+      message: `${HIDDEN_KEY_MARKER} keeps a stored key, but this tunnel has none stored for this place; paste the key here`,
+    }));
+    return [...found, ...hidden].sort((a, b) => a.line - b.line);
+  };
+
+  const storedConfigOf = (name: string): TunnelConfig | null => {
+    const inspection = inspector.inspect(storeCall(() => store.read(name)));
+    return inspection.ok ? inspection.config : null;
+  };
+
+  const validate = (text: string, unresolved: readonly number[] = []) => {
+    const inspection = inspector.inspect(text);
+    if (!inspection.ok || unresolved.length > 0) {
+      const problems = problemsOf(text, unresolved);
+      const first = problems[0];
       const where = first && first.line > 0 ? `line ${first.line}: ` : '';
-      throw new HandlerFailure('invalid_config', `${where}${first?.message ?? 'invalid configuration'}`, inspection.problems);
+      throw new HandlerFailure('invalid_config', `${where}${first?.message ?? 'invalid configuration'}`, problems);
     }
     return inspection.info;
   };
@@ -108,8 +197,9 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
     update: ({ name, confText }) => {
       requireStored(name);
       requireDown(name, 'change');
-      const info = validate(confText);
-      storeCall(() => store.replace(name, confText));
+      const restored = restoreHiddenKeys(confText, storedConfigOf(name));
+      const info = validate(restored.text, restored.unresolved);
+      storeCall(() => store.replace(name, restored.text));
       tunnelsChanged();
       return { name, hasScripts: info.hasScripts, fullTunnel: info.fullTunnel };
     },
@@ -189,6 +279,17 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
     show: ({ name }) => {
       if (!store.has(name) && !manager.isActive(name)) throw new HandlerFailure('not_found', `no tunnel named '${name}'`);
       return { status: manager.status(name), device: manager.details(name) };
+    },
+
+    validate: ({ confText, name }) => {
+      const stored = name !== undefined && store.has(name) ? storedConfigOf(name) : null;
+      const restored = restoreHiddenKeys(confText, stored, name !== undefined && store.has(name) ? undefined : STAND_IN_KEY);
+      const problems = problemsOf(restored.text, restored.unresolved);
+      if (problems.length > 0) return { problems, hasScripts: false, fullTunnel: false };
+      const inspection = inspector.inspect(restored.text);
+      return inspection.ok
+        ? { problems: [], hasScripts: inspection.info.hasScripts, fullTunnel: inspection.info.fullTunnel }
+        : { problems: inspection.problems, hasScripts: false, fullTunnel: false };
     },
 
     version: () => ({ helperVersion: ctx.helperVersion, protocolVersion: PROTOCOL_VERSION, platform: process.platform }),

@@ -76,6 +76,12 @@ export const confTextSchema = z
 export const requestIdSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export type RequestId = z.infer<typeof requestIdSchema>;
 
+/**
+ * What `get` shows instead of a stored secret key, and what `update` and `validate` read as
+ * "the stored key": never a valid base64 key, so it cannot be mistaken for one.
+ */
+export const HIDDEN_KEY_MARKER = '(hidden)';
+
 /** A WireGuard key in base64 (44 characters, 32 bytes). */
 export const base64KeySchema = z.string().regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, 'not a base64 WireGuard key');
 
@@ -208,11 +214,18 @@ const nameParams = { name: tunnelNameSchema };
 export const requestParamSchemas = {
   /** Every stored tunnel with its status. */
   list: z.object({}),
-  /** One tunnel: its summary and its .conf text with the private key replaced by "(hidden)". */
+  /**
+   * One tunnel: its summary and its .conf text with every PrivateKey and PresharedKey value
+   * replaced by HIDDEN_KEY_MARKER. This is what the editor shows.
+   */
   get: z.object(nameParams),
   /** Stores a new tunnel from .conf text. Fails with invalid_config (and problems) or already_exists. */
   import: z.object({ name: tunnelNameSchema, confText: confTextSchema }),
-  /** Replaces a stored tunnel's .conf text; refused while it is connected. */
+  /**
+   * Replaces a stored tunnel's .conf text; refused while it is connected. A key whose value is
+   * exactly HIDDEN_KEY_MARKER keeps the stored one: the interface's PrivateKey, or the PresharedKey
+   * of the stored peer with the same PublicKey. Any other invalid key is an error.
+   */
   update: z.object({ name: tunnelNameSchema, confText: confTextSchema }),
   rename: z.object({ name: tunnelNameSchema, newName: tunnelNameSchema }),
   delete: z.object(nameParams),
@@ -236,6 +249,12 @@ export const requestParamSchemas = {
   version: z.object({}),
   /** A tunnel's status and, while it runs, its device as `wg show` prints it. */
   show: z.object(nameParams),
+  /**
+   * Checks .conf text without storing anything (the editor validates while a person types).
+   * With `name` of a stored tunnel, HIDDEN_KEY_MARKER values stand for that tunnel's stored keys,
+   * as in `update`; without it they are taken as well-formed.
+   */
+  validate: z.object({ confText: confTextSchema, name: tunnelNameSchema.optional() }),
 } as const;
 
 export type RequestType = keyof typeof requestParamSchemas;
@@ -265,6 +284,8 @@ export const resultSchemas = {
   export: z.object({ name: tunnelNameSchema, confText: z.string() }),
   version: z.object({ helperVersion: z.string(), protocolVersion: z.number().int(), platform: z.string() }),
   show: z.object({ status: tunnelStatusSchema, device: deviceDetailsSchema.nullable() }),
+  /** problems is empty when the text is valid; hasScripts and fullTunnel are false when it is not. */
+  validate: z.object({ problems: z.array(confProblemSchema), hasScripts: z.boolean(), fullTunnel: z.boolean() }),
 } as const satisfies Record<RequestType, z.ZodType>;
 
 export type RequestParams<T extends RequestType> = z.infer<(typeof requestParamSchemas)[T]>;
@@ -293,6 +314,7 @@ export const requestSchema = z.discriminatedUnion('type', [
   requestSchemaOf('export'),
   requestSchemaOf('version'),
   requestSchemaOf('show'),
+  requestSchemaOf('validate'),
 ]);
 export type Request = z.infer<typeof requestSchema>;
 /** The request of one type, e.g. RequestOf<'connect'> = {id, type: 'connect', name}. */

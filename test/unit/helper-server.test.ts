@@ -307,3 +307,66 @@ test('with a wirelane group, its members may connect and others may not', { skip
   assert.equal(runAsNobody(f.socket, 65533).stdout.trim(), 'EACCES');
   rmSync(groupDir, { recursive: true, force: true });
 });
+
+const PSK = 'FpCyhws9cxwWoV4xELtfJvjJN+zQVRPISllRWgeopVE=';
+const PEER1_PSK = PEER1.replace('AllowedIPs = 10.0.0.2/32', `AllowedIPs = 10.0.0.2/32\nPresharedKey = ${PSK}`);
+
+test('get hides the keys as "(hidden)"; update with "(hidden)" keeps the stored keys, and an invalid key is still refused', async () => {
+  const f = await start();
+  const client = await HelperClient.connect(f.socket);
+  try {
+    await client.request('import', { name: 'office', confText: PEER1_PSK });
+    const got = await client.request('get', { name: 'office' });
+    assert.match(got.confText, /^PrivateKey = \(hidden\)$/m);
+    assert.match(got.confText, /^PresharedKey = \(hidden\)$/m);
+    assert.ok(!got.confText.includes('wDDg8T') && !got.confText.includes(PSK), 'no secret in what the editor loads');
+
+    // The person edits the hidden text (new keepalive, CRLF line ends from a Windows editor) and saves.
+    const edited = got.confText.replace('AllowedIPs = 10.0.0.2/32', 'AllowedIPs = 10.0.0.2/32\nPersistentKeepalive = 25').replace(/\n/g, '\r\n');
+    assert.deepEqual(await client.request('update', { name: 'office', confText: edited }), { name: 'office', hasScripts: false, fullTunnel: false });
+    const stored = (await client.request('export', { name: 'office' })).confText;
+    assert.match(stored, /^PrivateKey = wDDg8T\/0KoEEv7yTilcPctLGclgLFJECyGcrr\/\/qrk8=\r$/m);
+    assert.ok(stored.includes(`PresharedKey = ${PSK}\r`));
+    assert.match(stored, /PersistentKeepalive = 25/);
+    assert.ok(!stored.includes('(hidden)'));
+
+    // Any other invalid key is an error, with its line, and changes nothing.
+    const before = hashDir(f.store);
+    const wrong = await client.request('update', { name: 'office', confText: edited.replace('PrivateKey = (hidden)', 'PrivateKey = (hidden!)') }).catch((e: unknown) => e);
+    assert.ok(wrong instanceof HelperRequestError && wrong.error.code === 'invalid_config');
+    assert.ok(wrong.error.problems?.some((p) => p.line === 4 && /PrivateKey/.test(p.message)), JSON.stringify(wrong.error.problems));
+    // "(hidden)" for a preshared key of a peer the store does not have: nothing to keep.
+    const otherPeer = edited.replace('R+VLmyHEvy/22M18jvc02kexLqrt+rpm+pGb5jhapTk=', 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=');
+    const orphan = await client.request('update', { name: 'office', confText: otherPeer }).catch((e: unknown) => e);
+    assert.ok(orphan instanceof HelperRequestError && orphan.error.code === 'invalid_config');
+    assert.match(orphan.message, /\(hidden\) keeps a stored key, but this tunnel has none stored/);
+    // import never reads "(hidden)" as a stored key.
+    const imported = await client.request('import', { name: 'copy', confText: got.confText }).catch((e: unknown) => e);
+    assert.ok(imported instanceof HelperRequestError && imported.error.code === 'invalid_config');
+    assert.equal(hashDir(f.store), before);
+  } finally {
+    client.close();
+  }
+});
+
+test('validate reports line-numbered problems and flags without touching the store', async () => {
+  const f = await start();
+  const client = await HelperClient.connect(f.socket);
+  try {
+    await client.request('import', { name: 'office', confText: PEER1_PSK });
+    const before = hashDir(f.store);
+    const bad = await client.request('validate', { confText: PEER1.replace('Address = 10.0.0.1', 'Addres = 10.0.0.1').replace('10.0.0.2/32', '10.0.0.300/32') });
+    assert.deepEqual(bad.problems.map((p) => p.line), [5, 11]);
+    assert.deepEqual([bad.hasScripts, bad.fullTunnel], [false, false]);
+    const good = await client.request('validate', { confText: PEER1.replace('AllowedIPs = 10.0.0.2/32', 'AllowedIPs = 0.0.0.0/0\n').replace('[Peer]', 'PostUp = echo up\n[Peer]') });
+    assert.deepEqual(good, { problems: [], hasScripts: true, fullTunnel: true });
+    // The editor's hidden text validates, against the stored tunnel or on its own.
+    const hidden = (await client.request('get', { name: 'office' })).confText;
+    assert.deepEqual((await client.request('validate', { confText: hidden, name: 'office' })).problems, []);
+    assert.deepEqual((await client.request('validate', { confText: hidden })).problems, []);
+    assert.equal((await client.request('validate', { confText: hidden.replace('(hidden)', 'nope') })).problems[0]?.line, 4);
+    assert.equal(hashDir(f.store), before);
+  } finally {
+    client.close();
+  }
+});
