@@ -1,9 +1,12 @@
 /**
- * wirelane-helper [--socket PATH] [--store DIR]
+ * wirelane-helper [--socket PATH] [--store DIR] [--service]
  *
  * The privileged service, in the foreground: what the systemd unit, the launchd daemon and the
  * Windows service start. Logs go to stderr (the service manager's journal). SIGTERM/SIGINT
  * disconnect every tunnel, restore the system and remove the socket.
+ *
+ * --service (Windows): run as the WirelaneHelper service, speaking the Service Control Manager's
+ * protocol through the addon; a STOP from the SCM does what SIGTERM does (windows-service.ts).
  *
  * Importing this module has no effect; engine/bin/wirelane-helper calls main().
  */
@@ -12,6 +15,7 @@ import { UdpBind } from '../conn/udp-bind.js';
 import { selectCryptoBackend } from '../crypto/index.js';
 import { helperDefaults } from '../helper/defaults.js';
 import { journalDirOf, startHelper, HELPER_VERSION } from '../helper/helper.js';
+import { addonServiceApi, ServiceConnection } from '../helper/windows-service.js';
 import type { Logger } from '../logger.js';
 import { createOsConfigurator } from '../os/configurator.js';
 import { openTun } from '../tun/index.js';
@@ -27,7 +31,7 @@ function stderrLogger(minimum: (typeof LEVELS)[number]): Logger {
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
-const USAGE = 'usage: wirelane-helper [--socket PATH] [--store DIR]';
+const USAGE = 'usage: wirelane-helper [--socket PATH] [--store DIR] [--service]';
 
 async function runHelper(): Promise<number> {
   let values;
@@ -38,6 +42,7 @@ async function runHelper(): Promise<number> {
         store: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
+        service: { type: 'boolean' },
       },
       strict: true,
     }));
@@ -59,6 +64,23 @@ async function runHelper(): Promise<number> {
   const level = process.env['LOG_LEVEL'];
   const logger = stderrLogger(level === 'debug' || level === 'warn' || level === 'error' ? level : 'info');
 
+  // As a Windows service, connect to the SCM first: it must hear from us within 30 seconds.
+  let stopRequested: ((reason: string) => void) | null = null;
+  let earlyStop: string | null = null;
+  let service: ServiceConnection | null = null;
+  if (values.service) {
+    try {
+      service = new ServiceConnection(addonServiceApi(), logger, (reason) => (stopRequested ? stopRequested(reason) : (earlyStop = reason)));
+    } catch (err) {
+      logger.error((err as Error).message);
+      return 2;
+    }
+  }
+  const finish = (code: number) => {
+    service?.stopped(code);
+    return code;
+  };
+
   const selection = selectCryptoBackend();
   if (selection.fallbackReason) logger.warn(`using the noble crypto backend: ${selection.fallbackReason}`);
 
@@ -75,7 +97,7 @@ async function runHelper(): Promise<number> {
     });
   } catch (err) {
     logger.error(`cannot start: ${(err as Error).message}`);
-    return 1;
+    return finish(1);
   }
   if (helper.recovered.undone.length > 0) {
     logger.info(`restored the system after an unclean stop (${helper.recovered.journals.length} journal(s))`);
@@ -97,7 +119,10 @@ async function runHelper(): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-  });
+    stopRequested = stop;
+    if (earlyStop !== null) stop(earlyStop);
+    else service?.running();
+  }).then(finish);
 }
 
 /** Runs the helper until SIGTERM/SIGINT, then exits the process (engine/bin/wirelane-helper calls it). */

@@ -72,6 +72,10 @@ export interface IoAddon {
   pipeSetSecurity?(pipeName: string, sddl: string): string;
   /** Windows only: the SID ("S-1-5-...") of the group `name` ("COMPUTER\\group"), or null if there is no such group. */
   lookupGroupSid?(name: string): string | null;
+  /** Windows only: the Service Control Manager protocol (src/service_win32.c, engine/helper/windows-service.ts). */
+  serviceStart?(name: string, onStop: (error: number) => void): void;
+  serviceSetRunning?(): void;
+  serviceStopped?(exitCode: number): void;
 }
 
 const ADDON_FILE = 'wirelane_io.node';

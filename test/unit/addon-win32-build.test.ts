@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { repoPath } from '../support/paths.js';
 
 const SOURCE_DIR = repoPath('engine', 'tun', 'native', 'src');
-const SOURCES = ['addon.c', 'js_glue.c', 'tun_posix.c', 'tun_linux.c', 'tun_darwin.c', 'tun_win32.c', 'udp_posix.c', 'udp_win32.c', 'pipe_win32.c'];
-const WINDOWS_FILES = ['tun_win32.c', 'udp_win32.c', 'pipe_win32.c'];
+const SOURCES = ['addon.c', 'js_glue.c', 'tun_posix.c', 'tun_linux.c', 'tun_darwin.c', 'tun_win32.c', 'udp_posix.c', 'udp_win32.c', 'pipe_win32.c', 'service_win32.c'];
+const WINDOWS_FILES = ['tun_win32.c', 'udp_win32.c', 'pipe_win32.c', 'service_win32.c'];
 const CC = 'x86_64-w64-mingw32-gcc';
 
 /** Exported JS name -> number of arguments its C function requires (from io_args). */
@@ -96,7 +96,7 @@ test('the addon compiles and links for Windows x64 with mingw-w64', { skip }, ()
     const headers = spawnSync('x86_64-w64-mingw32-objdump', ['-p', dll], { encoding: 'utf8' }).stdout;
     assert.match(headers, /napi_register_module_v1/, 'Node finds the module by this export');
     for (const dllName of ['node.exe', 'WS2_32.dll', 'IPHLPAPI.DLL', 'ADVAPI32.dll']) assert.match(headers, new RegExp(`DLL Name: ${dllName}`, 'i'));
-    for (const call of ['WSASocketW', 'recvfrom', 'sendto', 'WSAIoctl', 'CreateNamedPipeW', 'SetSecurityInfo', 'ConvertStringSecurityDescriptorToSecurityDescriptorW']) assert.match(headers, new RegExp(`\\b${call}\\b`));
+    for (const call of ['WSASocketW', 'recvfrom', 'sendto', 'WSAIoctl', 'CreateNamedPipeW', 'SetSecurityInfo', 'ConvertStringSecurityDescriptorToSecurityDescriptorW', 'StartServiceCtrlDispatcherW', 'RegisterServiceCtrlHandlerExW', 'SetServiceStatus']) assert.match(headers, new RegExp(`\\b${call}\\b`));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -14,7 +14,8 @@
         "src/tun_win32.c",
         "src/udp_posix.c",
         "src/udp_win32.c",
-        "src/pipe_win32.c"
+        "src/pipe_win32.c",
+        "src/service_win32.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [

@@ -1,10 +1,12 @@
-/* Entry point of the wirelane_io addon: one module, the TUN part, the UDP part and (Windows) pipe security. */
+/* Entry point of the wirelane_io addon: one module, the TUN part, the UDP part and (Windows) pipe security
+ * and the service protocol. */
 #include "io.h"
 
 static napi_value init(napi_env env, napi_value exports) {
   io_register_tun(env, exports);
   io_register_udp(env, exports);
   io_register_pipe(env, exports);
+  io_register_service(env, exports);
   return exports;
 }
 

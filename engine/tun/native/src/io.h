@@ -97,6 +97,8 @@ void io_register_tun(napi_env env, napi_value exports);
 void io_register_udp(napi_env env, napi_value exports);
 /* Windows only (pipe_win32.c): named pipe security descriptors; nothing elsewhere. */
 void io_register_pipe(napi_env env, napi_value exports);
+/* Windows only (service_win32.c): the Service Control Manager protocol; nothing elsewhere. */
+void io_register_service(napi_env env, napi_value exports);
 void io_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 
 #endif
