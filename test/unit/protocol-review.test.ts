@@ -350,3 +350,37 @@ test('state machine under a hostile wire: bounded state, no replay delivered twi
     assert.ok(p.a.received.length > before.a, `seed ${seed}: b reaches a again`);
   }
 });
+
+test('transport messages of 0, 4, 16, 31 and 32 bytes: short ones are dropped by size, a forged keepalive by its tag, a real one accepted', async () => {
+  const { network, a, b } = createPair();
+  try {
+    network.record = true;
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'warm up')]);
+    await eventually('handshake', () => b.tun.written.length === 1);
+    const data = network.recorded.find((d) => d.data[0] === 4 && d.to === '192.0.2.2:51821' && d.data.length > 32)!.data;
+    const from = makeEndpoint('192.0.2.1', 51820);
+    const header = data.subarray(0, 16);
+    const before = b.device.dropCounts();
+    network.inject(from, '192.0.2.2:51821', new Uint8Array(0));
+    network.inject(from, '192.0.2.2:51821', Uint8Array.of(4, 0, 0, 0));
+    network.inject(from, '192.0.2.2:51821', header);
+    network.inject(from, '192.0.2.2:51821', data.subarray(0, 31));
+    const forged = new Uint8Array(32);
+    forged.set(header);
+    forged[8] = 0x77; // a counter never used, and a tag of zeros
+    network.inject(from, '192.0.2.2:51821', forged);
+    await network.settle();
+    const after = b.device.dropCounts();
+    assert.equal(after.unknownMessageType - before.unknownMessageType, 1, 'the empty datagram');
+    assert.equal(after.badMessageSize - before.badMessageSize, 3, '4, 16 and 31 bytes');
+    assert.equal(after.decryptFailed - before.decryptFailed, 1, 'the forged keepalive');
+    // A real keepalive (A's persistent keepalive) is accepted and delivers nothing.
+    const rxBefore = b.device.snapshot().peers[0]!.rxBytes;
+    assert.equal(a.device.applySet(setRequest({ peers: [peerChange(b.publicKey, { persistentKeepaliveInterval: 25 })] })), null);
+    await eventually('the keepalive to arrive', () => b.device.snapshot().peers[0]!.rxBytes === rxBefore + 32);
+    assert.equal(b.tun.written.length, 1, 'a keepalive writes nothing to the TUN');
+  } finally {
+    a.device.close();
+    b.device.close();
+  }
+});
