@@ -293,6 +293,8 @@ export function pageBridgeScript(): string {
   const revive = (_key, value) => (value && typeof value === 'object' && typeof value.$bytes === 'string'
     ? Uint8Array.from(atob(value.$bytes), (c) => c.charCodeAt(0)) : value);
   const call = async (name, args) => {
+    // JSON has no undefined: a left-out optional argument must not arrive as null.
+    while (args.length > 0 && args[args.length - 1] === undefined) args = args.slice(0, -1);
     try {
       const response = await fetch(base + 'api/invoke/' + name, {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(args),

@@ -115,13 +115,17 @@ export const MAX_IMPORT_FILES = 64;
 export const ipcSchema = {
   /** The helper's availability and every stored tunnel, as main knows them now. */
   getSnapshot: invoke<AppSnapshot>()(noArgs),
-  /** One tunnel's summary and its .conf text with the private key hidden. */
+  /**
+   * One tunnel's summary and its .conf text with its keys shown as "(hidden)": what the editor
+   * loads. Saving that text back through `updateTunnel` keeps the stored keys, so a private key
+   * reaches the window only in an explicit export (written to a file by main, `exportTunnels`).
+   */
   getTunnel: invoke<ResultOf<'get'>>()(nameArg),
   /**
-   * The full .conf text, private key included, for the editor: `getTunnel` hides the keys, and a
-   * text saved back with "(hidden)" in it would be refused.
+   * Checks .conf text as the helper would import it, storing nothing: for live problems in the
+   * editor. With the name of a stored tunnel, "(hidden)" keys are checked against its stored keys.
    */
-  getTunnelConfForEditing: invoke<ResultOf<'export'>>()(nameArg),
+  validateConf: invoke<ResultOf<'validate'>>()(z.tuple([confTextSchema, tunnelNameSchema.optional()])),
   importTunnel: invoke<ResultOf<'import'>>()(nameAndConfArgs),
   updateTunnel: invoke<ResultOf<'update'>>()(nameAndConfArgs),
   renameTunnel: invoke<ResultOf<'rename'>>()(z.tuple([tunnelNameSchema, tunnelNameSchema])),

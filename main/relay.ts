@@ -33,7 +33,7 @@ export function createRelay(deps: RelayDeps): IpcHandlers {
   return {
     getSnapshot: async () => ({ ok: true, value: view.snapshot() }),
     getTunnel: (name) => client.request('get', { name }),
-    getTunnelConfForEditing: (name) => client.request('export', { name }),
+    validateConf: (confText, name) => client.request('validate', name === undefined ? { confText } : { confText, name }),
     importTunnel: (name, confText) => client.request('import', { name, confText }),
     updateTunnel: (name, confText) => client.request('update', { name, confText }),
     renameTunnel: (name, newName) => client.request('rename', { name, newName }),

@@ -118,12 +118,13 @@ export function App({ wirelane }: { wirelane: WirelaneApi }) {
   };
 
   const editTunnel = async (name: string) => {
-    const full = await wirelane.getTunnelConfForEditing(name);
-    if (!full.ok) {
-      setNotice(errorText(full.error));
+    // The text with its keys "(hidden)": saving it back keeps the stored keys (see updateTunnel).
+    const tunnel = await wirelane.getTunnel(name);
+    if (!tunnel.ok) {
+      setNotice(errorText(tunnel.error));
       return;
     }
-    setPage({ kind: 'editor', mode: 'update', name, text: full.value.confText, problems: [], heading: `Edit ${name}` });
+    setPage({ kind: 'editor', mode: 'update', name, text: tunnel.value.confText, problems: [], heading: `Edit ${name}` });
   };
 
   const [renaming, setRenaming] = useState<{ from: string; to: string } | null>(null);

@@ -311,7 +311,20 @@ async function steps(p: Page, hint: () => string): Promise<void> {
   // 4b. Edit and save back: the editor gets the full text, and the helper accepts it unchanged.
   await p.getByRole('button', { name: 'Edit' }).click();
   await p.getByRole('heading', { name: 'Edit office' }).waitFor({ timeout: 10_000 });
-  assert.match((await p.locator('.cm-content').textContent()) ?? '', /PersistentKeepalive = 5/);
+  const loaded = (await p.locator('.cm-content').textContent()) ?? '';
+  assert.match(loaded, /PersistentKeepalive = 5/);
+  assert.match(loaded, /PrivateKey = \(hidden\)/);
+  assert.ok(!loaded.includes(keys.client), 'the private key never reaches the window for editing');
+  // Live validation: a bad line is reported by the helper while typing, before any save.
+  await p.locator('.cm-content').click();
+  await p.keyboard.press('Control+End');
+  await p.keyboard.type('Bogus = 1');
+  const live = p.getByRole('alert', { name: 'Problems in this configuration' });
+  await live.waitFor({ timeout: 10_000 });
+  assert.match((await live.textContent()) ?? '', /Line 10:.*Bogus/);
+  await shot(p, '04b-live-validation');
+  for (let i = 0; i < 'Bogus = 1'.length; i++) await p.keyboard.press('Backspace');
+  await live.waitFor({ state: 'detached', timeout: 10_000 });
   await p.getByRole('button', { name: 'Save' }).click();
   await p.getByText('Saved office.').waitFor({ timeout: 10_000 });
 

@@ -3,6 +3,7 @@ import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-libra
 import { ConfEditor } from '../../renderer/src/components/ConfEditor.js';
 import { EditorPage } from '../../renderer/src/components/EditorPage.js';
 import type { WirelaneApi } from '../../main/ipc-schema.js';
+import { EditorView } from '@codemirror/view';
 
 afterEach(cleanup);
 
@@ -36,15 +37,18 @@ describe('ConfEditor', () => {
   });
 });
 
+/** validateConf answering every text with nothing wrong. */
+const noProblems = () => vi.fn(async () => ({ ok: true as const, value: { problems: [], hasScripts: false, fullTunnel: false } }));
+
 describe('EditorPage', () => {
-  it('saving a file the helper refuses shows its line-numbered problems; editing clears them', async () => {
+  it('saving a file the helper refuses shows its line-numbered problems', async () => {
     const importTunnel = vi.fn(async () => ({
       ok: false as const,
       error: { code: 'invalid_config' as const, message: 'the configuration has problems', problems: [{ line: 3, message: "Addres: unknown key 'Addres'" }] },
     }));
     const onSaved = vi.fn();
     render(
-      <EditorPage wirelane={{ importTunnel } as unknown as WirelaneApi} mode="create" initialName="broken" initialText={text} heading="Import" onSaved={onSaved} onCancel={() => {}} />,
+      <EditorPage wirelane={{ importTunnel, validateConf: vi.fn(() => new Promise(() => {})) } as unknown as WirelaneApi} mode="create" initialName="broken" initialText={text} heading="Import" onSaved={onSaved} onCancel={() => {}} />,
     );
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
     expect(importTunnel).toHaveBeenCalledWith('broken', text);
@@ -55,8 +59,80 @@ describe('EditorPage', () => {
 
   it('refuses a name the helper would refuse before asking it', () => {
     const importTunnel = vi.fn();
-    render(<EditorPage wirelane={{ importTunnel } as unknown as WirelaneApi} mode="create" initialName="my office!" initialText={text} heading="New" onSaved={() => {}} onCancel={() => {}} />);
+ render(<EditorPage wirelane={{ importTunnel, validateConf: noProblems() } as unknown as WirelaneApi} mode="create" initialName="my office!" initialText={text} heading="New" onSaved={() => {}} onCancel={() => {}} />);
     expect((screen.getByRole('button', { name: 'Save' }) as HTMLButtonElement).disabled).toBe(true);
     expect(screen.getByText('Use 1–15 letters, digits or _ = + . -')).toBeTruthy();
+  });
+});
+
+describe('EditorPage live validation', () => {
+  afterEach(() => vi.useRealTimers());
+
+  function editorView(container: HTMLElement): EditorView {
+    const view = EditorView.findFromDOM(container.querySelector('.cm-editor') as HTMLElement);
+    if (!view) throw new Error('no CodeMirror view');
+    return view;
+  }
+
+  /** Types into CodeMirror the way a person does: a change of its document. */
+  function typeAtEnd(container: HTMLElement, insert: string) {
+    const view = editorView(container);
+    act(() => view.dispatch({ changes: { from: view.state.doc.length, insert } }));
+  }
+
+  it('checks the text 300 ms after typing stops, shows the helper’s problems by line, and clears them once fixed', async () => {
+    vi.useFakeTimers();
+    const good = '[Interface]\nPrivateKey = (hidden)\nAddress = 10.0.0.9/32\n';
+    const validateConf = vi.fn(async (confText: string) =>
+      confText.includes('Addres =')
+        ? { ok: true as const, value: { problems: [{ line: 4, message: "Addres: unknown key 'Addres'" }], hasScripts: false, fullTunnel: false } }
+        : { ok: true as const, value: { problems: [], hasScripts: false, fullTunnel: confText.includes('0.0.0.0/0') } },
+    );
+    const { container } = render(
+      <EditorPage wirelane={{ validateConf } as unknown as WirelaneApi} mode="update" initialName="office" initialText={good} heading="Edit office" onSaved={() => {}} onCancel={() => {}} />,
+    );
+    // The loaded text is checked once, against the stored tunnel (its keys are "(hidden)").
+    await act(async () => vi.advanceTimersByTimeAsync(300));
+    expect(validateConf).toHaveBeenCalledTimes(1);
+    expect(validateConf).toHaveBeenLastCalledWith(good, 'office');
+    expect(screen.getByText('Keys shown as (hidden) keep their stored values when you save.')).toBeTruthy();
+
+    // Typing a bad line: nothing is asked until typing pauses for 300 ms, then one check.
+    typeAtEnd(container, 'Addres');
+    await act(async () => vi.advanceTimersByTimeAsync(150));
+    typeAtEnd(container, ' = 10.0.0.1\n');
+    await act(async () => vi.advanceTimersByTimeAsync(299));
+    expect(validateConf).toHaveBeenCalledTimes(1);
+    await act(async () => vi.advanceTimersByTimeAsync(1));
+    expect(validateConf).toHaveBeenCalledTimes(2);
+    expect(validateConf).toHaveBeenLastCalledWith(`${good}Addres = 10.0.0.1\n`, 'office');
+    expect(screen.getByRole('alert', { name: 'Problems in this configuration' }).textContent).toBe("Line 4: Addres: unknown key 'Addres'");
+    await act(async () => vi.advanceTimersByTimeAsync(0));
+    expect([...container.querySelectorAll('.cm-lintRange-error')].map((el) => el.closest('.cm-line')?.textContent)).toEqual(['Addres = 10.0.0.1']);
+
+    // Fixing it (and routing everything) clears the problems and says what the file does.
+    typeAtEnd(container, '\n[Peer]\nAllowedIPs = 0.0.0.0/0\n');
+    const view = editorView(container);
+    act(() => view.dispatch({ changes: { from: view.state.doc.toString().indexOf('Addres ='), to: view.state.doc.toString().indexOf('Addres =') + 6, insert: 'Address' } }));
+    await act(async () => vi.advanceTimersByTimeAsync(300));
+    expect(screen.queryByRole('alert', { name: 'Problems in this configuration' })).toBeNull();
+    expect(screen.getByRole('list', { name: 'What this configuration does' }).textContent).toContain('All traffic goes through this tunnel');
+  });
+
+  it('a late reply to an older text never overwrites the check of the newer one', async () => {
+    vi.useFakeTimers();
+    const replies: ((value: unknown) => void)[] = [];
+    const validateConf = vi.fn(() => new Promise((resolve) => replies.push(resolve)));
+    const { container } = render(
+      <EditorPage wirelane={{ validateConf } as unknown as WirelaneApi} mode="create" initialName="new" initialText={text} heading="New" onSaved={() => {}} onCancel={() => {}} />,
+    );
+    await act(async () => vi.advanceTimersByTimeAsync(300));
+    expect(validateConf).toHaveBeenLastCalledWith(text);
+    typeAtEnd(container, '# more\n');
+    await act(async () => vi.advanceTimersByTimeAsync(300));
+    expect(replies).toHaveLength(2);
+    await act(async () => replies[1]!({ ok: true, value: { problems: [], hasScripts: false, fullTunnel: false } }));
+    await act(async () => replies[0]!({ ok: true, value: { problems: [{ line: 3, message: 'stale' }], hasScripts: false, fullTunnel: false } }));
+    expect(screen.queryByText(/stale/)).toBeNull();
   });
 });

@@ -1,9 +1,11 @@
 /**
  * Writing a configuration: a new tunnel (from a generated key pair), an existing one, or an
- * import the helper refused. Saving sends the text to the helper, which checks it; its
- * line-numbered problems come back into the editor. The store changes only when it accepts.
+ * import the helper refused. While the person types, the helper checks the text (`validateConf`,
+ * 300 ms after the last keystroke; nothing is stored) and its line-numbered problems show in the
+ * editor. Saving sends the text to the helper, which checks it again; the store changes only
+ * when it accepts. An existing tunnel's keys stay "(hidden)": saving keeps the stored ones.
  */
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ConfProblem } from '../../../engine/helper/protocol.js';
 import type { WirelaneApi } from '../../../main/ipc-schema.js';
 import { isValidTunnelName } from '../../../main/import-bundle.js';
@@ -23,13 +25,42 @@ export interface EditorPageProps {
   onCancel: () => void;
 }
 
+/** How long typing must pause before the helper checks the text. */
+export const VALIDATE_DEBOUNCE_MS = 300;
+
+interface Flags {
+  hasScripts: boolean;
+  fullTunnel: boolean;
+}
+
 export function EditorPage(props: EditorPageProps) {
   const [name, setName] = useState(props.initialName);
   const [text, setText] = useState(props.initialText);
   const [problems, setProblems] = useState<readonly ConfProblem[]>(props.initialProblems ?? []);
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
+  const [flags, setFlags] = useState<Flags | null>(null);
   const nameOk = isValidTunnelName(name);
+  // Only the newest check may set the problems: an older reply arriving late is dropped.
+  const checkNumber = useRef(0);
+  const { wirelane, mode } = props;
+  const storedName = mode === 'update' ? props.initialName : null;
+
+  useEffect(() => {
+    const number = ++checkNumber.current;
+    const timer = setTimeout(() => {
+      const check = storedName === null ? wirelane.validateConf(text) : wirelane.validateConf(text, storedName);
+      void check.then((result) => {
+        if (number !== checkNumber.current) return;
+        // Without an answer (helper gone) the last problems stay; saving will say what is wrong.
+        if (!result.ok) return;
+        setProblems(result.value.problems);
+        setFlags(result.value.problems.length === 0 ? { hasScripts: result.value.hasScripts, fullTunnel: result.value.fullTunnel } : null);
+        if (result.value.problems.length === 0) setError(null);
+      });
+    }, VALIDATE_DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+  }, [text, wirelane, storedName]);
 
   const save = async () => {
     setSaving(true);
@@ -48,11 +79,9 @@ export function EditorPage(props: EditorPageProps) {
     }
   };
 
-  const onChange = (next: string) => {
-    setText(next);
-    // The problems were found in the old text; they are stale once it changes.
-    if (problems.length > 0) setProblems([]);
-  };
+  // The shown problems stay until the check of the new text replaces them (CodeMirror moves
+  // their marks along with the edits), so they do not flicker away and back while typing.
+  const onChange = (next: string) => setText(next);
 
   return (
     <section className="editor-page" aria-labelledby="editor-title">
@@ -72,6 +101,13 @@ export function EditorPage(props: EditorPageProps) {
         {nameOk ? 'Also the network interface’s name.' : 'Use 1–15 letters, digits or _ = + . -'}
       </p>
       <ConfEditor value={text} onChange={onChange} problems={problems} label={`Configuration of ${name || 'the new tunnel'}`} />
+      {flags && (flags.fullTunnel || flags.hasScripts) && (
+        <ul className="conf-flags" aria-label="What this configuration does">
+          {flags.fullTunnel && <li>All traffic goes through this tunnel (AllowedIPs has 0.0.0.0/0 or ::/0).</li>}
+          {flags.hasScripts && <li>It has PreUp/PostUp/PreDown/PostDown commands: they run only where an administrator has allowed scripts.</li>}
+        </ul>
+      )}
+      {mode === 'update' && /\(hidden\)/.test(text) && <p className="muted">Keys shown as (hidden) keep their stored values when you save.</p>}
       {error && (
         <p className="error-text" role="alert">
           {error}
