@@ -123,7 +123,12 @@ export class NoisePeerSession implements PeerSession {
 
   // Reused per packet.
   private readonly nonce = new Uint8Array(12);
-  private readonly randomWord = new Uint8Array(4);
+  /**
+   * Random bytes for timer jitter, drawn 4 at a time. Request/response traffic re-arms the
+   * newHandshake timer once per round trip; one getrandom() per 64 of those instead of each.
+   */
+  private readonly jitterPool = new Uint8Array(256);
+  private jitterPoolUsed = 256;
 
   constructor(options: PeerSessionOptions) {
     this.crypto = options.crypto;
@@ -415,8 +420,13 @@ export class NoisePeerSession implements PeerSession {
 
   /** Random 0..REKEY_TIMEOUT_JITTER_MAX-1 ms, so peers do not retry in lockstep. */
   private jitter(): number {
-    this.crypto.randomFill(this.randomWord);
-    return readU32(this.randomWord, 0) % REKEY_TIMEOUT_JITTER_MAX;
+    if (this.jitterPoolUsed + 4 > this.jitterPool.length) {
+      this.crypto.randomFill(this.jitterPool);
+      this.jitterPoolUsed = 0;
+    }
+    const word = readU32(this.jitterPool, this.jitterPoolUsed);
+    this.jitterPoolUsed += 4;
+    return word % REKEY_TIMEOUT_JITTER_MAX;
   }
 
   // --- Sending helpers -------------------------------------------------------------------------
