@@ -5,11 +5,13 @@
  */
 import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, session, Tray } from 'electron';
 import type { MenuItemConstructorOptions } from 'electron';
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../engine/logger.js';
 import { createAppCore } from './app-core.js';
+import { appBundleOf, installCommand } from './helper-install-darwin.js';
 import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
 import { readImportFiles } from './import-bundle.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
@@ -203,7 +205,34 @@ function start(): void {
 
   renderTray();
   client.start();
+  if (process.platform === 'darwin' && app.isPackaged && !helperLooksInstalled('darwin', socketPath, process.env)) {
+    void offerHelperInstallDarwin();
+  }
   if (!process.argv.includes('--hidden')) void showWindow();
+}
+
+/**
+ * macOS first run: the helper is not installed yet (no /var/run/wirelane). Ask, then install it
+ * as a launchd daemon through the system's administrator prompt (main/helper-install-darwin.ts).
+ */
+async function offerHelperInstallDarwin(): Promise<void> {
+  const answer = await dialog.showMessageBox({
+    type: 'info',
+    message: 'Wirelane needs to install its helper',
+    detail: 'The helper is a small background service that creates the VPN tunnels. macOS will ask for an administrator password.',
+    buttons: ['Install Helper', 'Not Now'],
+    defaultId: 0,
+    cancelId: 1,
+  });
+  if (answer.response !== 0) return;
+  const command = installCommand(appBundleOf(process.execPath));
+  execFile(command.file, command.args, (error, _stdout, stderr) => {
+    if (!error) return logger.info('installed the helper as a launchd daemon');
+    // -128 is osascript's "User canceled." at the password prompt: not an error to show.
+    if (/-128/.test(String(stderr))) return;
+    logger.error(`installing the helper failed: ${String(stderr || error.message)}`);
+    dialog.showErrorBox('The helper was not installed', String(stderr || error.message).trim());
+  });
 }
 
 function menuItem(item: TrayItem, onAction: (action: TrayAction) => Promise<void>): MenuItemConstructorOptions {
