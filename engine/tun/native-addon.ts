@@ -76,6 +76,21 @@ export interface IoAddon {
   serviceStart?(name: string, onStop: (error: number) => void): void;
   serviceSetRunning?(): void;
   serviceStopped?(exitCode: number): void;
+
+  /**
+   * Linux and macOS only (absent on Windows): who is at the other end of the connected Unix
+   * socket `fd`, as the kernel recorded it at connect(2) (effective uid and gid; SO_PEERCRED,
+   * LOCAL_PEERCRED + LOCAL_PEERPID). Throws ENOTSOCK, EBADF, EAFNOSUPPORT (not a Unix socket)
+   * or ENOTCONN (no peer). See src/peercred_posix.c.
+   */
+  peerCredentials?(fd: number): PeerCredentials;
+}
+
+/** The peer of a Unix socket: effective uid and gid at connect time, and its process id. */
+export interface PeerCredentials {
+  uid: number;
+  gid: number;
+  pid: number;
 }
 
 const ADDON_FILE = 'wirelane_io.node';

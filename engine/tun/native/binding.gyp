@@ -1,5 +1,6 @@
 # The engine's one native addon: TUN devices (Linux /dev/net/tun, macOS utun, Windows Wintun)
-# and the UDP sockets of the underlay (udp_posix.c on Linux/macOS, udp_win32.c with Winsock).
+# and the UDP sockets of the underlay (udp_posix.c on Linux/macOS, udp_win32.c with Winsock),
+# and the peer credentials of a Unix socket (peercred_posix.c, Linux and macOS only).
 # Plain C over node_api.h and libuv (both come with Node).
 {
   "targets": [
@@ -20,10 +21,12 @@
       "defines": ["NAPI_VERSION=8"],
       "conditions": [
         ["OS=='linux'", {
+          "sources": ["src/peercred_posix.c"],
           "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
           "defines": ["_GNU_SOURCE"]
         }],
         ["OS=='mac'", {
+          "sources": ["src/peercred_posix.c"],
           "xcode_settings": {
             "GCC_C_LANGUAGE_STANDARD": "gnu11",
             "MACOSX_DEPLOYMENT_TARGET": "11.0",

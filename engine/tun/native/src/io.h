@@ -99,6 +99,8 @@ void io_register_udp(napi_env env, napi_value exports);
 void io_register_pipe(napi_env env, napi_value exports);
 /* Windows only (service_win32.c): the Service Control Manager protocol; nothing elsewhere. */
 void io_register_service(napi_env env, napi_value exports);
+/* Linux and macOS only (peercred_posix.c): peerCredentials(fd) of a connected Unix socket. */
+void io_register_peercred(napi_env env, napi_value exports);
 void io_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 
 #endif
