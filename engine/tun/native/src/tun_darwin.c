@@ -105,4 +105,11 @@ int tun_platform_write(int fd, const unsigned char *packet, size_t len) {
   }
 }
 
+int tun_platform_pending(int fd) {
+  (void)fd;
+  return 0; /* utun hands over plain packets only */
+}
+
+int tun_platform_close(int fd) { return close(fd); }
+
 #endif

@@ -86,7 +86,7 @@ static void close_device(tun_device *dev) {
   if (dev->poll_open && !uv_is_closing((uv_handle_t *)&dev->poll))
     uv_close((uv_handle_t *)&dev->poll, on_poll_closed);
   if (dev->fd >= 0) {
-    close(dev->fd);
+    tun_platform_close(dev->fd);
     dev->fd = -1;
   }
   if (!dev->delivering) release_js(dev);
@@ -101,47 +101,59 @@ static void deliver(tun_device *dev, uint32_t count, int err) {
   if (dev->fd < 0) release_js(dev); /* closed from inside the callback */
 }
 
-static void on_readable(uv_poll_t *handle, int status, int events) {
-  tun_device *dev = (tun_device *)handle->data;
+/*
+ * Reads up to one batch into the slots. Returns the count; *fatal gets an errno after which
+ * the device is dead.
+ */
+static uint32_t read_batch(tun_device *dev, int *fatal) {
   io_batch *b = &dev->batch;
   uint32_t count = 0;
+  /* Bounded: runts and oversized packets also use up an attempt. */
+  for (uint32_t attempt = 0; attempt < 2 * b->capacity && count < b->capacity; attempt++) {
+    uint8_t *packet = b->data + (size_t)count * b->slot_size + b->headroom;
+    /* Read into the tailroom too: a packet that reaches into it did not fit and is dropped. */
+    ssize_t n = tun_platform_read(dev->fd, packet, b->packet_capacity + b->tailroom);
+    if (n == -EAGAIN || n == -EWOULDBLOCK) break;
+    if (n < 0) {
+      if (is_fatal_read_error((int)-n)) {
+        *fatal = (int)-n;
+        break;
+      }
+      dev->stats.oversized++; /* EFAULT/EINVAL/EMSGSIZE: a packet larger than the buffer */
+      continue;
+    }
+    if (n == 0) continue;
+    if ((size_t)n > b->packet_capacity) {
+      dev->stats.oversized++;
+      continue;
+    }
+    b->lengths[count++] = (int32_t)n;
+  }
+  return count;
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  tun_device *dev = (tun_device *)handle->data;
   int fatal = 0;
   napi_handle_scope scope;
 
-  if (status < 0) {
-    fatal = -status; /* libuv statuses are -errno on Unix (UV_EBADF for POLLERR) */
-  } else {
-    /* Bounded: runts and oversized packets also use up an attempt. */
-    for (uint32_t attempt = 0; attempt < 2 * b->capacity && count < b->capacity; attempt++) {
-      uint8_t *packet = b->data + (size_t)count * b->slot_size + b->headroom;
-      /* Read into the tailroom too: a packet that reaches into it did not fit and is dropped. */
-      ssize_t n = tun_platform_read(dev->fd, packet, b->packet_capacity + b->tailroom);
-      if (n == -EAGAIN || n == -EWOULDBLOCK) break;
-      if (n < 0) {
-        if (is_fatal_read_error((int)-n)) {
-          fatal = (int)-n;
-          break;
-        }
-        dev->stats.oversized++; /* EFAULT/EINVAL/EMSGSIZE: a packet larger than the buffer */
-        continue;
-      }
-      if (n == 0) continue;
-      if ((size_t)n > b->packet_capacity) {
-        dev->stats.oversized++;
-        continue;
-      }
-      b->lengths[count++] = (int32_t)n;
+  if (status < 0) fatal = -status; /* libuv statuses are -errno on Unix (UV_EBADF for POLLERR) */
+  /*
+   * Batch after batch while the platform still holds packets of its own (the segments of a
+   * TCP super-packet): the fd may not become readable again to bring us back for them.
+   */
+  for (;;) {
+    uint32_t count = fatal ? 0 : read_batch(dev, &fatal);
+    if (count == 0 && !fatal) return;
+    napi_open_handle_scope(dev->env, &scope);
+    if (count > 0) deliver(dev, count, 0);
+    if (fatal && dev->fd >= 0) {
+      stop_polling(dev);
+      deliver(dev, 0, fatal);
     }
+    napi_close_handle_scope(dev->env, scope);
+    if (fatal || dev->fd < 0 || !tun_platform_pending(dev->fd)) return;
   }
-  if (count == 0 && !fatal) return;
-
-  napi_open_handle_scope(dev->env, &scope);
-  if (count > 0) deliver(dev, count, 0);
-  if (fatal && dev->fd >= 0) {
-    stop_polling(dev);
-    deliver(dev, 0, fatal);
-  }
-  napi_close_handle_scope(dev->env, scope);
 }
 
 static int ifreq_socket(void) { return socket(AF_INET, SOCK_DGRAM, 0); }
@@ -218,7 +230,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   dev->fd = fd;
   if (mtu > 0 && (err = set_mtu(dev->name, (int)mtu)) < 0) {
     char what[128];
-    close(fd);
+    tun_platform_close(fd);
     free(dev);
     snprintf(what, sizeof what, "cannot set the MTU of %s to %u", requested, mtu);
     io_throw_errno(env, -err, what);

@@ -20,4 +20,14 @@ ssize_t tun_platform_read(int fd, unsigned char *buf, size_t capacity);
 /* Writes one IP packet. Returns 0, or -errno. */
 int tun_platform_write(int fd, const unsigned char *packet, size_t len);
 
+/*
+ * Whether tun_platform_read has packets of its own still to hand out without reading the fd
+ * (Linux: segments of a TCP super-packet, see tun_linux.c). Readers must come back for them
+ * even when the fd is not readable.
+ */
+int tun_platform_pending(int fd);
+
+/* Closes the fd and frees whatever the platform kept for it. */
+int tun_platform_close(int fd);
+
 #endif
