@@ -191,7 +191,7 @@ async function runDevice(interfaceName: string): Promise<void> {
   } catch (error) {
     void server.close();
     device.close();
-    throw new Error(`cannot write the interface name to ${nameFile}: ${(error as Error).message}`);
+    throw new Error(`cannot write the interface name to ${nameFile}: ${(error as Error).message}`, { cause: error });
   }
 
   const ourInode = socketIsFile ? socketInode(socketPath) : null;

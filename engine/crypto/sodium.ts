@@ -225,7 +225,7 @@ export interface SodiumModules {
 }
 
 function requireSodium(): SodiumModules {
-  const sodium = requireFromHere('sodium-native');
+  const sodium: unknown = requireFromHere('sodium-native');
   let binding: unknown;
   try {
     binding = requireFromHere('sodium-native/binding.js');

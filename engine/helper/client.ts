@@ -83,7 +83,7 @@ export class HelperClient {
     if (this.closedError || this.socket.destroyed) return Promise.reject(this.closedError ?? new Error('the connection is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { type, resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { type, resolve, reject });
       this.socket.write(JSON.stringify({ ...params, id, type }) + '\n');
     });
   }

@@ -41,8 +41,8 @@ export interface EngineLauncherOptions {
   createDevice(options: { tun: TunDevice; bind: Bind; crypto: CryptoBackend; logger: Logger }): EngineDevice;
   /** Read at every connect, so enabling scripts needs no restart. */
   readSettings(): HelperSettings;
-  /** Host name -> IP literal; default: the system resolver. */
-  resolve?(host: string): Promise<string>;
+  /** Host name -> IP literal; default: the system resolver. Called unbound (no `this`). */
+  resolve?: (host: string) => Promise<string>;
 }
 
 type ScriptHook = 'PreUp' | 'PostUp' | 'PreDown' | 'PostDown';
@@ -72,7 +72,7 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
         try {
           resolved.set(host, await resolve(host));
         } catch (err) {
-          throw new Error(`cannot resolve the endpoint host '${host}': ${(err as Error).message}`);
+          throw new Error(`cannot resolve the endpoint host '${host}': ${(err as Error).message}`, { cause: err });
         }
       }
       const uapi = toUapiSetRequest(config, resolved);
@@ -95,14 +95,14 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
         try {
           tun = options.openTun(name, config.interface.mtu ?? INITIAL_MTU, logger);
         } catch (err) {
-          throw new Error(`cannot create the interface ${name}: ${(err as Error).message}`);
+          throw new Error(`cannot create the interface ${name}: ${(err as Error).message}`, { cause: err });
         }
         let device: EngineDevice;
         try {
           device = options.createDevice({ tun, bind: options.createBind(logger), crypto: options.crypto, logger });
         } catch (err) {
           tun.close();
-          throw new Error(`cannot start the engine: ${(err as Error).message}`);
+          throw new Error(`cannot start the engine: ${(err as Error).message}`, { cause: err });
         }
         undo.push(() => device.close());
 
@@ -120,7 +120,7 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
         try {
           applied = await options.os.apply(plan);
         } catch (err) {
-          throw new Error(`cannot configure the system: ${(err as Error).message}`);
+          throw new Error(`cannot configure the system: ${(err as Error).message}`, { cause: err });
         }
         undo.push(async () => {
           await options.os.revert(applied);
@@ -199,7 +199,7 @@ function running(
     },
     down() {
       down ??= (async () => {
-        const step = async (what: string, fn: () => Promise<unknown> | unknown) => {
+        const step = async (what: string, fn: () => unknown) => {
           try {
             await fn();
           } catch (err) {

@@ -31,8 +31,9 @@ export interface HelperOptions {
   crypto: CryptoBackend;
   /** The OS configurator; created by the caller so tests can run it in a namespace. */
   os: OsConfigurator;
-  openTun(name: string, mtu: number, logger: Logger): TunDevice;
-  createBind(logger: Logger): Bind;
+  /** Passed on to the engine launcher unbound, so these are functions, not methods using `this`. */
+  openTun: (name: string, mtu: number, logger: Logger) => TunDevice;
+  createBind: (logger: Logger) => Bind;
   /** Tests replace the engine launcher with a fake. */
   launcher?: TunnelLauncher;
   groupFile?: string;

@@ -78,7 +78,6 @@ export function parseIPv6(text: string): Uint8Array | null {
       // embedded IPv4 in the last 32 bits
       if (word > 6 || !parseIPv4Into(text, i, len, out, word * 2)) return null;
       word += 2;
-      i = len;
       break;
     }
     if (digits === 0) return null;

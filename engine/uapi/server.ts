@@ -191,7 +191,7 @@ async function servePipe(pipeName: string, target: UapiTarget, logger: Logger, o
     effective = setPipeSecurity(pipeName, UAPI_PIPE_SDDL);
   } catch (error) {
     await close();
-    throw new Error(`cannot restrict the UAPI pipe ${pipeName} to SYSTEM and Administrators: ${(error as Error).message}`);
+    throw new Error(`cannot restrict the UAPI pipe ${pipeName} to SYSTEM and Administrators: ${(error as Error).message}`, { cause: error });
   }
   server.on('error', (error) => logger.error(`UAPI pipe ${pipeName}: ${error.message}`));
   logger.info(`UAPI listening on ${pipeName} (${effective})`);
