@@ -8,7 +8,8 @@
  * bytes, IPv4 in the first 4]. Datagrams that do not fit a slot (MSG_TRUNC) are dropped and
  * counted; the kept ones are described by offsets/lengths, so nothing is copied.
  *
- * Send: all datagrams of one call go to one endpoint, with sendmmsg on Linux.
+ * Send: all datagrams of one call go to one endpoint, with sendmmsg on Linux, runs of equal-size
+ * datagrams as one UDP GSO message each (see send_datagrams).
  */
 #ifndef _WIN32
 
