@@ -11,6 +11,10 @@
  *
  * A client that does not read its replies and events is disconnected once MAX_PENDING_BYTES are
  * queued for it, rather than letting the helper's memory grow.
+ *
+ * Before any of that, on Linux and macOS, each accepted connection passes the peer check of
+ * authorisation.ts (who connected, from the kernel); a refused one gets a single `forbidden`
+ * reply with id null, nothing it sends is read, and it is closed.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { unlinkSync } from 'node:fs';
@@ -26,11 +30,13 @@ import {
   type RequestId,
   type ConfProblem,
 } from './protocol.js';
-import { isNamedPipe, prepareSocketPath, restrictSocket } from './authorisation.js';
+import { CLIENT_GROUP, createPeerCheck, isNamedPipe, prepareSocketPath, restrictSocket, type PeerCheckOptions, type PeerCheckOutcome } from './authorisation.js';
 import type { Logger } from '../logger.js';
 
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 const NEWLINE = 0x0a;
+/** How long a refused client may take to read its `forbidden` reply before it is cut off. */
+const REFUSED_LINGER_MS = 2000;
 
 /** An expected failure of a request; becomes `{ok: false, error}`. */
 export class HandlerFailure extends Error {
@@ -62,11 +68,18 @@ export interface ControlServerOptions {
   handle: RequestHandler;
   /** Where to look up the `wirelane` group (tests point it at a fixture). */
   groupFile?: string;
+  /** Where to look up users for the peer check (default /etc/passwd). */
+  passwdFile?: string;
+  /** Tests only: the peer check's source of credentials (null: as if the addon had none). */
+  peerCredentials?: PeerCheckOptions['credentials'];
 }
 
 export class ControlServer {
   private server: Server | null = null;
   private readonly clients = new Set<ClientState>();
+  /** Refused connections still reading their `forbidden` reply. */
+  private readonly refused = new Set<Socket>();
+  private peerCheck: ((socket: Socket) => PeerCheckOutcome) | null = null;
   private nextClientId = 1;
 
   constructor(private readonly options: ControlServerOptions) {}
@@ -74,6 +87,12 @@ export class ControlServer {
   async listen(): Promise<void> {
     const { socketPath, logger } = this.options;
     await prepareSocketPath(socketPath, logger);
+    // Ready before the first connection can arrive.
+    this.peerCheck = createPeerCheck(socketPath, logger, {
+      groupFile: this.options.groupFile,
+      passwdFile: this.options.passwdFile,
+      credentials: this.options.peerCredentials,
+    });
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -115,6 +134,8 @@ export class ControlServer {
     this.server = null;
     for (const client of this.clients) client.socket.destroy();
     this.clients.clear();
+    for (const socket of this.refused) socket.destroy();
+    this.refused.clear();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     if (!isNamedPipe(this.options.socketPath)) {
       try {
@@ -126,6 +147,11 @@ export class ControlServer {
   }
 
   private accept(socket: Socket): void {
+    const verdict = this.peerCheck?.(socket);
+    if (verdict && !verdict.allowed) {
+      this.refuse(socket, verdict);
+      return;
+    }
     const client = new ClientState(this.nextClientId++, socket, this.options.logger);
     this.clients.add(client);
     socket.on('close', () => this.clients.delete(client));
@@ -139,6 +165,27 @@ export class ControlServer {
         }
       }
     });
+  }
+
+  /** One `forbidden` reply, then the connection is closed; whatever the client sends is discarded unread. */
+  private refuse(socket: Socket, verdict: Extract<PeerCheckOutcome, { allowed: false }>): void {
+    const peer = verdict.peer;
+    const who = peer ? `uid ${peer.uid} (gid ${peer.gid}, pid ${peer.pid})` : 'a client';
+    this.options.logger.warn(`control socket: refused ${who}: ${verdict.reason}`);
+    this.refused.add(socket);
+    const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+    timer.unref();
+    socket.on('close', () => {
+      clearTimeout(timer);
+      this.refused.delete(socket);
+    });
+    socket.on('error', () => socket.destroy());
+    // Reading (and dropping) its bytes keeps the close orderly: closing a Unix socket with unread
+    // data can reset the connection before the client has read the reply.
+    socket.resume();
+    socket.end(
+      JSON.stringify(errorReply(null, 'forbidden', `not allowed to use the helper: ask an administrator to add you to the '${CLIENT_GROUP}' group (then log in again)`)) + '\n',
+    );
   }
 
   private async dispatch(line: Buffer, client: ClientState): Promise<void> {
