@@ -58,7 +58,7 @@ function measure(crypto: CryptoBackend, packetSize: number, durationMs: number):
 
   counter = 0;
   const start = performance.now();
-  let elapsed = 0;
+  let elapsed: number;
   do {
     runBatch();
     elapsed = performance.now() - start;

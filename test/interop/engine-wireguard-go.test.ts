@@ -261,7 +261,7 @@ describe('wirelane-engine interoperates with wireguard-go through wg-quick', { s
     const dump = lab.exec(ours, 'wg', ['show', OURS, 'dump']);
     const line = dump.split('\n').find((l) => l.startsWith(extra));
     assert.ok(line, 'the new peer is listed');
-    assert.match(line!, /192\.0\.2\.3:1234\t10\.9\.0\.50\/32/);
+    assert.match(line, /192\.0\.2\.3:1234\t10\.9\.0\.50\/32/);
     lab.exec(ours, 'wg', ['set', OURS, 'peer', extra, 'remove']);
     assert.ok(!lab.exec(ours, 'wg', ['show', OURS, 'dump']).includes(extra), 'and removed again');
   });

@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,7 +150,7 @@ test('wirelane up FILE: ping and HTTP through the tunnel; show reports handshake
 
   const show = wirelane('show', 'office');
   assert.equal(show.status, 0, show.stderr);
-  assert.match(show.stdout, /^interface: office\n  state: connected/);
+  assert.match(show.stdout, /^interface: office\n {2}state: connected/);
   assert.match(show.stdout, new RegExp(`peer: ${keys.serverPub.replace(/[+/=]/g, '\\$&')}`));
   assert.match(show.stdout, /endpoint: 192\.0\.2\.2:51820/);
   assert.match(show.stdout, /latest handshake: .*(ago|Now)/);

@@ -8,7 +8,7 @@
  * `after()`. Every wait is bounded: `waitFor` polls with a deadline and fails saying what it
  * was waiting for.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /** Why namespace tests cannot run here, or null when they can. */
@@ -64,7 +64,7 @@ export function tryRun(command: string, args: string[], options: RunOptions = {}
 /** Polls `check` every `intervalMs` until it returns true, failing after `timeoutMs`. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, intervalMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
+  let lastError: unknown;
   for (;;) {
     try {
       if (await check()) return;

@@ -69,13 +69,15 @@ test('seal/open call the native binding directly when it agrees with the public 
 
 test('a binding that disagrees or throws is not used; the public functions take over', () => {
   const real = createRequire(import.meta.url)('sodium-native') as Record<string, unknown>;
+  // sodium-native's public AEAD functions: (out, in, ad, nsec, nonce, key) -> bytes written.
+  type PublicAead = (out: Uint8Array, input: Uint8Array | null, ad: Uint8Array, nsec: null | Uint8Array, n: Uint8Array, k: Uint8Array) => number;
   const wrongBindings: unknown[] = [
     {}, // functions missing
     { // throws for a bad tag instead of returning a negative number
       crypto_aead_chacha20poly1305_ietf_encrypt: (c: Uint8Array, m: Uint8Array, ad: Uint8Array, n: Uint8Array, k: Uint8Array) =>
-        (real.crypto_aead_chacha20poly1305_ietf_encrypt as Function)(c, m, ad, null, n, k),
+        (real.crypto_aead_chacha20poly1305_ietf_encrypt as PublicAead)(c, m, ad, null, n, k),
       crypto_aead_chacha20poly1305_ietf_decrypt: (m: Uint8Array, c: Uint8Array, ad: Uint8Array, n: Uint8Array, k: Uint8Array) =>
-        (real.crypto_aead_chacha20poly1305_ietf_decrypt as Function)(m, null, c, ad, n, k),
+        (real.crypto_aead_chacha20poly1305_ietf_decrypt as PublicAead)(m, null, c, ad, n, k),
     },
     { // encrypts to something else
       crypto_aead_chacha20poly1305_ietf_encrypt: (c: Uint8Array) => c.length,

@@ -94,7 +94,8 @@ test('under load, one source with a valid cookie gets at most its burst of hands
   let gotCookie = false;
   attacker.start((batch: DatagramBatch) => {
     for (let i = 0; i < batch.count; i++) {
-      const reply = new Uint8Array(batch.buffer.subarray(batch.offsets[i]!, batch.offsets[i]! + batch.lengths[i]!));
+      const start = batch.offsets[i]!;
+      const reply = new Uint8Array(batch.buffer.subarray(start, start + batch.lengths[i]!));
       if (reply[0] === MESSAGE_COOKIE_REPLY && generator.consumeReply(reply, clock.now())) gotCookie = true;
     }
   });

@@ -218,7 +218,7 @@ test('UAPI set/get: keys, port, fwmark, endpoints, allowed IPs, update_only, rem
     // Atomic: a bad endpoint in the last peer means the first is not added either.
     const error = node.device.applySet(setRequest({ peers: [peerChange(stranger), peerChange(peer1, { endpoint: 'not-an-endpoint' })] }));
     assert.equal(error?.errno, UAPI_EINVAL);
-    assert.match(error!.message, /endpoint/);
+    assert.match(error.message, /endpoint/);
     assert.equal(node.device.snapshot().peers.length, 2);
 
     // A taken port fails and changes nothing else in the request.

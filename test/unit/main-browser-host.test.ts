@@ -14,7 +14,7 @@ import { silentLogger } from '../../engine/logger.js';
 import { createAppCore, type AppCore } from '../../main/app-core.js';
 import { pageBridgeScript, pageHtml, startBrowserHost, type BrowserHost } from '../../main/browser-host.js';
 import { chromiumAppArgs } from '../../main/browser-mode.js';
-import { invokeNames } from '../../main/ipc-schema.js';
+import { invokeNames, type IpcResult } from '../../main/ipc-schema.js';
 import { BROWSER_HOST_CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY } from '../../main/window-security.js';
 import { FakeHelper } from '../e2e/fake-helper.js';
 
@@ -86,6 +86,9 @@ function send(method: string, path: string, headers: Record<string, string> = {}
   });
 }
 
+/** A call's reply body, in main's IPC result shape. */
+const resultOf = (reply: Reply) => JSON.parse(reply.body) as IpcResult<unknown>;
+
 const origin = () => `http://127.0.0.1:${host.port}`;
 const call = (name: string, args: unknown[], headers: Record<string, string> = {}) =>
   send('POST', `/${TOKEN}/api/invoke/${name}`, { origin: origin(), 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', ...headers }, JSON.stringify(args));
@@ -150,10 +153,12 @@ test('a call is relayed to the helper socket through main’s relay, arguments c
   assert.equal(seen.confText, CONF);
 
   const bad = await call('importTunnel', ['../etc', CONF]);
-  assert.equal(JSON.parse(bad.body).error.code, 'bad_arguments');
+  const badResult = resultOf(bad);
+  assert.ok(!badResult.ok);
+  assert.equal(badResult.error.code, 'bad_arguments');
   assert.equal(fake.received.filter((r) => r.type === 'import').length, 1, 'a bad name never reaches the helper');
   assert.equal((await call('noSuchCall', [])).status, 404);
-  assert.equal((await call('getSnapshot', [], {}).then((r) => JSON.parse(r.body))).ok, true);
+  assert.equal(resultOf(await call('getSnapshot', [], {})).ok, true);
 });
 
 test('pushes reach the page as server-sent events: a helper event becomes onStatus', async () => {

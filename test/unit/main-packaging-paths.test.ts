@@ -14,7 +14,16 @@ const require = createRequire(import.meta.url);
 const { installPrefix } = require('app-builder-lib/out/targets/LinuxTargetHelper.js') as { installPrefix: string };
 const { sanitizeFileName } = require('builder-util/out/filename.js') as { sanitizeFileName: (name: string) => string };
 
-const config = parse(readFileSync(repoPath('electron-builder.yml'), 'utf8')) as Record<string, any>;
+/** The parts of electron-builder.yml this test reads. */
+interface BuilderConfig {
+  productName: string;
+  files: string[];
+  extraResources: { from: string; to: string }[];
+  linux: { executableName: string };
+  deb: { afterInstall: string };
+}
+
+const config = parse(readFileSync(repoPath('electron-builder.yml'), 'utf8')) as BuilderConfig;
 const installDir = `${installPrefix}/${sanitizeFileName(config['productName'])}`;
 const executable = `${installDir}/${config['linux'].executableName}`;
 const afterInstall = readFileSync(repoPath(config['deb'].afterInstall), 'utf8');
@@ -31,7 +40,7 @@ test('electron-builder installs the deb to /opt/Wirelane', () => {
 });
 
 test('the postinst installs the unit from where extraResources puts it, and links the real executable', () => {
-  const serviceResource = (config['extraResources'] as { from: string; to: string }[]).find((r) => r.from === 'packaging/service');
+  const serviceResource = config['extraResources'].find((r) => r.from === 'packaging/service');
   assert.ok(serviceResource);
   assert.ok(afterInstall.includes(`UNIT_SRC="${installDir}/resources/${serviceResource.to}/wirelane-helper.service"`));
   assert.ok(afterInstall.includes(`ln -sf '${executable}'`));
@@ -45,6 +54,6 @@ test('the unit runs the helper with the installed app’s Electron as Node, from
   assert.deepEqual(execStart.slice(2), ['--socket', '/run/wirelane/helper.sock', '--store', '/var/lib/wirelane']);
   assert.match(unit, /^Environment=ELECTRON_RUN_AS_NODE=1$/m);
   // The helper's entry is packaged: engine/bin is in the app's files.
-  assert.ok((config['files'] as string[]).includes('engine/bin/**'));
+  assert.ok(config['files'].includes('engine/bin/**'));
   for (const path of optPaths(unit)) assert.ok(path.startsWith(`${installDir}/`), path);
 });

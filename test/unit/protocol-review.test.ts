@@ -39,7 +39,8 @@ test('under load, a cookie is bound to the source port too: the same IP on anoth
   let gotCookie = false;
   client.start((batch: DatagramBatch) => {
     for (let i = 0; i < batch.count; i++) {
-      const reply = new Uint8Array(batch.buffer.subarray(batch.offsets[i]!, batch.offsets[i]! + batch.lengths[i]!));
+      const start = batch.offsets[i]!;
+      const reply = new Uint8Array(batch.buffer.subarray(start, start + batch.lengths[i]!));
       if (reply[0] === MESSAGE_COOKIE_REPLY && generator.consumeReply(reply, clock.now())) gotCookie = true;
     }
   });

@@ -60,7 +60,7 @@ describe('EditorPage', () => {
   it('refuses a name the helper would refuse before asking it', () => {
     const importTunnel = vi.fn();
  render(<EditorPage wirelane={{ importTunnel, validateConf: noProblems() } as unknown as WirelaneApi} mode="create" initialName="my office!" initialText={text} heading="New" onSaved={() => {}} onCancel={() => {}} />);
-    expect((screen.getByRole('button', { name: 'Save' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByRole<HTMLButtonElement>('button', { name: 'Save' }).disabled).toBe(true);
     expect(screen.getByText('Use 1–15 letters, digits or _ = + . -')).toBeTruthy();
   });
 });

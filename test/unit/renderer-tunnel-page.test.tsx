@@ -97,6 +97,6 @@ describe('TunnelPage', () => {
 
   it('editing, renaming and deleting wait until the tunnel is off', () => {
     page(tunnel());
-    for (const name of ['Edit', 'Rename', 'Delete']) expect((screen.getByRole('button', { name }) as HTMLButtonElement).disabled).toBe(true);
+    for (const name of ['Edit', 'Rename', 'Delete']) expect(screen.getByRole<HTMLButtonElement>('button', { name }).disabled).toBe(true);
   });
 });

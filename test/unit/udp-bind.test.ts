@@ -50,7 +50,7 @@ function datagrams(prefix: string, count: number, padTo = 0) {
     at += part.length + 7; // gaps: offsets, not adjacency, locate each datagram
   });
   const buffer = Buffer.alloc(at);
-  parts.forEach((part, i) => part.copy(buffer, offsets[i]!));
+  parts.forEach((part, i) => part.copy(buffer, offsets[i]));
   return { buffer, offsets, lengths, count, texts: parts.map((p) => p.toString('latin1')) };
 }
 
@@ -132,7 +132,7 @@ test('runs of equal-size datagrams (sent as UDP GSO on Linux) arrive as the same
     const inA = collector(a);
     // Runs of one size, shorter and longer ones between them, a run longer than one GSO
     // message (64 segments), and a lone tiny datagram: each must keep its own boundaries.
-    const sizes = [...Array(5).fill(1200), 800, ...Array(3).fill(1200), 1300, 1300, 100, ...Array(150).fill(1452), 1451, 1452, 60];
+    const sizes = [...Array<number>(5).fill(1200), 800, ...Array<number>(3).fill(1200), 1300, 1300, 100, ...Array<number>(150).fill(1452), 1451, 1452, 60];
     const parts = sizes.map((size, i) => Buffer.from(`gso-${i}-`.padEnd(size, String.fromCharCode(97 + (i % 26))), 'latin1'));
     const offsets = new Int32Array(parts.length);
     const lengths = new Int32Array(parts.length);
