@@ -47,7 +47,6 @@ let helperLog = '';
 let pageLog = '';
 let httpServer: Server | null = null;
 let browser: BrowserContext | null = null;
-let page: Page | null = null;
 let client: HelperClient | null = null;
 let keys = { client: '', clientPub: '', server: '', serverPub: '' };
 
@@ -143,12 +142,16 @@ async function openApp(pageUrl: string): Promise<Page> {
   const view = new TunnelStoreView(helperClient.availability, 'linux');
   const push = <K extends PushName>(name: K, payload: PushPayload<K>) =>
     void p.evaluate(`window.__wirelanePush?.(${JSON.stringify(channelOf(name))}, ${JSON.stringify(payload)})`).catch(() => {});
-  helperClient.onAvailability(async (availability) => {
+  helperClient.onAvailability((availability) => {
     view.setHelper(availability);
-    if (availability.state === 'running') {
-      const listed = await helperClient.request('list', {});
-      if (listed.ok) view.setTunnels(listed.value.tunnels);
-    }
+    if (availability.state !== 'running') return;
+    helperClient.request('list', {}).then(
+      (listed) => {
+        if (listed.ok) view.setTunnels(listed.value.tunnels);
+      },
+      // The connection dropped before the reply; the next 'running' lists again.
+      () => {},
+    );
   });
   helperClient.onEvent((event) => {
     view.applyEvent(event);
@@ -202,7 +205,6 @@ async function openApp(pageUrl: string): Promise<Page> {
   });
   helperClient.start();
   await p.goto(pageUrl);
-  page = p;
   return p;
 }
 
