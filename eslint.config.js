@@ -55,7 +55,7 @@ export default defineConfig(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': [
         'error',
-        { prefer: 'type-imports', fixStyle: 'separate-type-imports' },
+        { prefer: 'type-imports', fixStyle: 'inline-type-imports' },
       ],
       // Off: an `async` function with no `await` is how this code implements a Promise-returning
       // interface (fakes in tests, `async () => null` desktop stubs, handlers whose throw must
