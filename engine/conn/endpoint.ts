@@ -37,7 +37,7 @@ export function endpointFromBytes(addressBytes: Uint8Array, port: number): UdpEn
  */
 export function parseEndpoint(text: string): UdpEndpoint {
   const v6 = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text);
-  const v4 = v6 ? null : /^([^:\[\]]+):(\d{1,5})$/.exec(text);
+  const v4 = v6 ? null : /^([^:[\]]+):(\d{1,5})$/.exec(text);
   const match = v6 ?? v4;
   if (!match) throw new Error(`endpoint "${text}" is not host:port or [IPv6]:port`);
   const port = Number(match[2]);

@@ -47,7 +47,6 @@ import {
 import type { LocalIdentity, PeerSession as PeerSessionApi } from '../noise/api.js';
 import { createLocalIdentity, consumeInitiation, DeviceCookieChecker, createPeerSession } from '../noise/index.js';
 import { AllowedIps } from '../routing/allowed-ips.js';
-import type { Cidr } from '../routing/cidr.js';
 import { HEADROOM, type PacketBatch, type TunDevice } from '../tun/tun.js';
 import {
   UAPI_EINVAL,
@@ -116,7 +115,7 @@ function cookieSource(endpoint: Endpoint): Uint8Array {
 
 /** Zeroes a private key the device no longer uses. */
 function wipeIdentity(identity: LocalIdentity | null): void {
-  if (identity !== null) (identity.privateKey as Uint8Array).fill(0);
+  if (identity !== null) identity.privateKey.fill(0);
 }
 
 function keyHex(key: Uint8Array): string {
@@ -642,7 +641,7 @@ export class Device implements EngineDevice {
       peer.session?.setPersistentKeepalive(change.persistentKeepaliveInterval, now);
     }
     if (change.replaceAllowedIps) this.allowedIps.removeByValue(peer);
-    for (const cidr of change.allowedIps) this.allowedIps.insert(cidr as Cidr, peer);
+    for (const cidr of change.allowedIps) this.allowedIps.insert(cidr, peer);
     this.touch(peer);
   }
 

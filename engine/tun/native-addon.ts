@@ -33,49 +33,53 @@ export type BatchCallback = (count: number, errno: number) => void;
 /** Bytes of the `sources` record the UDP reader writes per datagram: [family][0][port BE][16 address bytes]. */
 export const SOURCE_RECORD_BYTES = 20;
 
+/**
+ * The addon's exports. Function properties rather than methods: the C functions never use `this`,
+ * so callers may take one off the object (`const { serviceStart } = ioAddon()`).
+ */
 export interface IoAddon {
-  tunOpen(name: string, mtu: number): TunHandle;
-  tunName(tun: TunHandle): string;
+  tunOpen: (name: string, mtu: number) => TunHandle;
+  tunName: (tun: TunHandle) => string;
   /** The MTU, or -errno (e.g. -19, ENODEV, once the interface is deleted). */
-  tunMtu(tun: TunHandle): number;
-  tunSetMtu(tun: TunHandle, mtu: number): void;
-  tunStart(
+  tunMtu: (tun: TunHandle) => number;
+  tunSetMtu: (tun: TunHandle, mtu: number) => void;
+  tunStart: (
     tun: TunHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array,
     slotSize: number, headroom: number, packetCapacity: number, onEvent: BatchCallback,
-  ): void;
-  tunWrite(tun: TunHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number): number;
-  tunClose(tun: TunHandle): void;
-  tunStats(tun: TunHandle): IoStats;
+  ) => void;
+  tunWrite: (tun: TunHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number) => number;
+  tunClose: (tun: TunHandle) => void;
+  tunStats: (tun: TunHandle) => IoStats;
 
-  udpOpen(port: number, mark: number): UdpHandle;
-  udpPort(udp: UdpHandle): number;
+  udpOpen: (port: number, mark: number) => UdpHandle;
+  udpPort: (udp: UdpHandle) => number;
   /** Bit 1: the IPv4 socket is open; bit 2: the IPv6 socket is open. */
-  udpFamilies(udp: UdpHandle): number;
-  udpSetMark(udp: UdpHandle, mark: number): void;
-  udpGetMark(udp: UdpHandle, family: 4 | 6): number;
-  udpStart(
+  udpFamilies: (udp: UdpHandle) => number;
+  udpSetMark: (udp: UdpHandle, mark: number) => void;
+  udpGetMark: (udp: UdpHandle, family: 4 | 6) => number;
+  udpStart: (
     udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array,
     slotSize: number, headroom: number, packetCapacity: number, sources: Uint8Array, onEvent: BatchCallback,
-  ): void;
-  udpSend(
+  ) => void;
+  udpSend: (
     udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number,
     family: 4 | 6, address: Uint8Array, port: number,
-  ): number;
-  udpClose(udp: UdpHandle): void;
-  udpStats(udp: UdpHandle): IoStats;
+  ) => number;
+  udpClose: (udp: UdpHandle) => void;
+  udpStats: (udp: UdpHandle) => IoStats;
 
   /**
    * Windows only (absent elsewhere): replaces the security descriptor of the named pipe
    * `pipeName`, which this process already serves, with the DACL (and mandatory label) of
    * `sddl`; returns the descriptor in effect afterwards, as SDDL. See src/pipe_win32.c.
    */
-  pipeSetSecurity?(pipeName: string, sddl: string): string;
+  pipeSetSecurity?: (pipeName: string, sddl: string) => string;
   /** Windows only: the SID ("S-1-5-...") of the group `name` ("COMPUTER\\group"), or null if there is no such group. */
-  lookupGroupSid?(name: string): string | null;
+  lookupGroupSid?: (name: string) => string | null;
   /** Windows only: the Service Control Manager protocol (src/service_win32.c, engine/helper/windows-service.ts). */
-  serviceStart?(name: string, onStop: (error: number) => void): void;
-  serviceSetRunning?(): void;
-  serviceStopped?(exitCode: number): void;
+  serviceStart?: (name: string, onStop: (error: number) => void) => void;
+  serviceSetRunning?: () => void;
+  serviceStopped?: (exitCode: number) => void;
 
   /**
    * Linux and macOS only (absent on Windows): who is at the other end of the connected Unix
@@ -83,7 +87,7 @@ export interface IoAddon {
    * LOCAL_PEERCRED + LOCAL_PEERPID). Throws ENOTSOCK, EBADF, EAFNOSUPPORT (not a Unix socket)
    * or ENOTCONN (no peer). See src/peercred_posix.c.
    */
-  peerCredentials?(fd: number): PeerCredentials;
+  peerCredentials?: (fd: number) => PeerCredentials;
 }
 
 /** The peer of a Unix socket: effective uid and gid at connect time, and its process id. */

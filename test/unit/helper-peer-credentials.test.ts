@@ -183,7 +183,7 @@ async function credentialsOfFirstClient(connectClient: (path: string) => void): 
           assert.notEqual(fd, null);
           resolve(peerCredentials!(fd!));
         } catch (error) {
-          reject(error as Error);
+          reject(error instanceof Error ? error : new Error(String(error)));
         } finally {
           socket.destroy();
         }
