@@ -34,12 +34,16 @@ export function createAppCore(options: AppCoreOptions): AppCore {
   const view = new TunnelStoreView(client.availability, options.platform);
   const requestedDisconnects = new Set<string>();
 
-  client.onAvailability(async (availability) => {
+  client.onAvailability((availability) => {
     view.setHelper(availability);
-    if (availability.state === 'running') {
-      const listed = await client.request('list', {});
-      if (listed.ok) view.setTunnels(listed.value.tunnels);
-    }
+    if (availability.state !== 'running') return;
+    client.request('list', {}).then(
+      (listed) => {
+        if (listed.ok) view.setTunnels(listed.value.tunnels);
+      },
+      // The connection dropped before the reply; the next 'running' lists again.
+      () => {},
+    );
   });
   client.onEvent((event) => {
     view.applyEvent(event);

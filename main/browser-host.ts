@@ -75,7 +75,6 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
   const eventStreams = new Set<ServerResponse>();
   let port = 0;
   let origin = '';
-  let pageUrl = '';
 
   // The same registration as the Electron window's, so argument validation is main's own code.
   // The sender check there is moot here (the HTTP checks below are this window's sender check):
@@ -192,7 +191,7 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
     if (!Array.isArray(args)) {
       return send(response, 400, 'application/json', JSON.stringify({ ok: false, error: { code: 'bad_arguments', message: `${name}: the arguments are not a JSON array` } }));
     }
-    const result = await channel(ourPage, ...args);
+    const result = await channel(ourPage, ...(args as unknown[]));
     return send(response, 200, 'application/json', JSON.stringify(result, (_key, value: unknown) => (value instanceof Uint8Array ? { $bytes: Buffer.from(value).toString('base64') } : value)));
   }
 
@@ -229,7 +228,7 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
   }
   port = address.port;
   origin = `http://${BROWSER_HOST_ADDRESS}:${port}`;
-  pageUrl = `${origin}/${token}/index.html`;
+  const pageUrl = `${origin}/${token}/index.html`;
 
   return {
     url: pageUrl,

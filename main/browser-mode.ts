@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../engine/logger.js';
 import { createAppCore } from './app-core.js';
 import { startBrowserHost, type BrowserHost } from './browser-host.js';
+import { consoleLogger } from './console-logger.js';
 import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
 import type { DesktopServices } from './relay.js';
 
@@ -28,13 +29,6 @@ export interface BrowserModeOptions {
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
 }
-
-const consoleLogger: Logger = {
-  debug: (m) => void (process.env['WIRELANE_DEBUG'] ? console.debug(m) : undefined),
-  info: (m) => console.info(m),
-  warn: (m) => console.warn(m),
-  error: (m) => console.error(m),
-};
 
 /** Whether something accepts connections on the helper's socket within timeoutMs. */
 export function helperAnswers(socketPath: string, timeoutMs = 2000): Promise<boolean> {

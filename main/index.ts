@@ -9,8 +9,8 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Logger } from '../engine/logger.js';
 import { createAppCore } from './app-core.js';
+import { consoleLogger as logger } from './console-logger.js';
 import { appBundleOf, installCommand } from './helper-install-darwin.js';
 import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
 import { readImportFiles } from './import-bundle.js';
@@ -28,13 +28,6 @@ const rendererIndex = join(appRoot, 'renderer', 'dist', 'index.html');
 const preloadPath = join(appRoot, 'dist', 'preload', 'preload.cjs');
 const trayIconDir = app.isPackaged ? join(process.resourcesPath, 'tray') : join(appRoot, 'build', 'tray');
 const pageUrl = pathToFileURL(rendererIndex).href;
-
-const logger: Logger = {
-  debug: (m) => void (process.env['WIRELANE_DEBUG'] ? console.debug(m) : undefined),
-  info: (m) => console.info(m),
-  warn: (m) => console.warn(m),
-  error: (m) => console.error(m),
-};
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
