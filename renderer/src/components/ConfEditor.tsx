@@ -4,7 +4,7 @@
  * screen reader announces. Problems belong to the text they were found in: editing clears them
  * until the next check.
  */
-import { useEffect, useRef } from 'react';
+import { useEffect, useLayoutEffect, useRef } from 'react';
 import { EditorState } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, highlightActiveLine } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
@@ -66,7 +66,10 @@ export function ConfEditor({ value, onChange, problems, label }: ConfEditorProps
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const onChangeRef = useRef(onChange);
-  onChangeRef.current = onChange;
+  // The editor's listener calls the latest onChange; updated before any effect below runs.
+  useLayoutEffect(() => {
+    onChangeRef.current = onChange;
+  }, [onChange]);
 
   useEffect(() => {
     if (!host.current) return;

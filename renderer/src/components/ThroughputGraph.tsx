@@ -5,6 +5,11 @@ import 'uplot/dist/uPlot.min.css';
 import type { RateSample } from '../store.js';
 import { formatRate } from '../format.js';
 
+/** A legend value: uPlot passes null (its types say number) where the cursor is on no sample. */
+function legendRate(value: number | null | undefined): string {
+  return value === null || value === undefined ? '–' : formatRate(value);
+}
+
 export function ThroughputGraph({ samples, label }: { samples: readonly RateSample[]; label: string }) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -28,8 +33,8 @@ export function ThroughputGraph({ samples, label }: { samples: readonly RateSamp
         ],
         series: [
           {},
-          { label: 'Received', stroke: rx, width: 2, value: (_u, v) => (v == null ? '–' : formatRate(v)) },
-          { label: 'Sent', stroke: tx, width: 2, value: (_u, v) => (v == null ? '–' : formatRate(v)) },
+          { label: 'Received', stroke: rx, width: 2, value: (_u, v) => legendRate(v) },
+          { label: 'Sent', stroke: tx, width: 2, value: (_u, v) => legendRate(v) },
         ],
       },
       [[], [], []],

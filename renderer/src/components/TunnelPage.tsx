@@ -47,6 +47,8 @@ export function TunnelPage({ tunnel, rates, wirelane, now, onEdit, onRename, onD
   const state = status.status.state;
   const on = state === 'connected' || state === 'connecting';
 
+  // Re-read the configuration when the tunnel's identity or endpoints change.
+  const endpointsKey = tunnel.endpoints.join(',');
   useEffect(() => {
     let live = true;
     void wirelane.getTunnel(tunnel.name).then((result) => {
@@ -55,7 +57,7 @@ export function TunnelPage({ tunnel, rates, wirelane, now, onEdit, onRename, onD
     return () => {
       live = false;
     };
-  }, [wirelane, tunnel.name, tunnel.publicKey, tunnel.endpoints.join(',')]);
+  }, [wirelane, tunnel.name, tunnel.publicKey, endpointsKey]);
 
   const toggle = async () => {
     setBusy(true);
