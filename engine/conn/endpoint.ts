@@ -3,7 +3,7 @@
  * prints (inet_ntop's, so IPv6 in RFC 5952 short form), and a cache that turns the sender
  * records the addon writes into shared Endpoint objects without allocating per datagram.
  */
-import { isIPv4 } from 'node:net';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../routing/cidr.js';
 import type { Endpoint } from './bind.js';
 
 /** An Endpoint made by this module; immutable. */
@@ -26,7 +26,7 @@ export class UdpEndpoint implements Endpoint {
 /** Makes an Endpoint from a 4- or 16-byte address and a port. */
 export function endpointFromBytes(addressBytes: Uint8Array, port: number): UdpEndpoint {
   const bytes = Uint8Array.from(addressBytes);
-  if (bytes.length === 4) return new UdpEndpoint(4, bytes.join('.'), port, bytes);
+  if (bytes.length === 4) return new UdpEndpoint(4, formatIPv4(bytes), port, bytes);
   if (bytes.length === 16) return new UdpEndpoint(6, formatIPv6(bytes), port, bytes);
   throw new Error(`an IP address is 4 or 16 bytes, not ${bytes.length}`);
 }
@@ -49,75 +49,9 @@ export function parseEndpoint(text: string): UdpEndpoint {
     if (!bytes) throw new Error(`endpoint "${text}" does not hold a valid IPv6 address`);
     return new UdpEndpoint(6, formatIPv6(bytes), port, bytes);
   }
-  if (!isIPv4(host)) throw new Error(`endpoint "${text}" does not hold a literal IPv4 address`);
-  const bytes = Uint8Array.from(host.split('.').map(Number));
-  return new UdpEndpoint(4, bytes.join('.'), port, bytes);
-}
-
-/** Parses IPv6 text (with "::" and an optional trailing dotted IPv4) into 16 bytes, or null. */
-export function parseIPv6(text: string): Uint8Array | null {
-  let head = text;
-  const bytes = new Uint8Array(16);
-  let tailIPv4: number[] | null = null;
-  const lastColon = text.lastIndexOf(':');
-  if (lastColon >= 0 && text.includes('.', lastColon)) {
-    const dotted = text.slice(lastColon + 1);
-    if (!isIPv4(dotted)) return null;
-    tailIPv4 = dotted.split('.').map(Number);
-    head = text.slice(0, lastColon + 1) + '0:0'; // stand-in groups, replaced below
-  }
-  const halves = head.split('::');
-  if (halves.length > 2) return null;
-  const parseGroups = (part: string): number[] | null => {
-    if (part === '') return [];
-    const groups = part.split(':');
-    const values: number[] = [];
-    for (const group of groups) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return null;
-      values.push(parseInt(group, 16));
-    }
-    return values;
-  };
-  const left = parseGroups(halves[0]!);
-  const right = halves.length === 2 ? parseGroups(halves[1]!) : [];
-  if (!left || !right) return null;
-  const groupCount = left.length + right.length;
-  if (halves.length === 1 ? groupCount !== 8 : groupCount > 7) return null;
-  const groups = [...left, ...new Array<number>(8 - groupCount).fill(0), ...right];
-  groups.forEach((group, i) => {
-    bytes[2 * i] = group >> 8;
-    bytes[2 * i + 1] = group & 0xff;
-  });
-  if (tailIPv4) bytes.set(tailIPv4, 12);
-  return bytes;
-}
-
-/** IPv6 text as inet_ntop writes it: lowercase, the longest run (>= 2) of zero groups as "::". */
-export function formatIPv6(bytes: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  // IPv4-mapped (::ffff:a.b.c.d) is shown with the IPv4 part dotted, as inet_ntop does.
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  }
-  let bestStart = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLength < 2) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  const bytes = parseIPv4(host);
+  if (!bytes) throw new Error(`endpoint "${text}" does not hold a literal IPv4 address`);
+  return new UdpEndpoint(4, formatIPv4(bytes), port, bytes);
 }
 
 /** Most distinct senders remembered before the cache starts over (spoofed sources cannot grow it without bound). */

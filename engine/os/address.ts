@@ -7,8 +7,8 @@
  * command; the checks here add a second line: a value that is not exactly the kind of thing it
  * claims to be (an interface name, an IP address, a DNS domain) is refused before any command runs.
  */
-import { isIP, isIPv4, isIPv6 } from 'node:net';
-import type { Cidr } from '../routing/cidr.js';
+import { isIP } from 'node:net';
+import { formatCidr as formatCidrText, maskCidr, parseAddress, parseCidr, type Cidr } from '../routing/cidr.js';
 
 /** A value refused before it could reach a command line. */
 export class OsValueError extends Error {
@@ -18,40 +18,10 @@ export class OsValueError extends Error {
   }
 }
 
-/** The address of a prefix in the usual text form: dotted quad, or RFC 5952 compressed IPv6. */
-export function formatAddress(family: 4 | 6, bytes: Uint8Array): string {
-  if (family === 4) {
-    if (bytes.length !== 4) throw new OsValueError(`an IPv4 address has 4 bytes, not ${bytes.length}`);
-    return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  }
-  if (bytes.length !== 16) throw new OsValueError(`an IPv6 address has 16 bytes, not ${bytes.length}`);
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
-  // RFC 5952 section 4.2: the longest run of two or more zero groups becomes "::" (the first if tied).
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
-}
-
-/** "10.0.0.2/24", "fd00::2/64". */
+/** "10.0.0.2/24", "fd00::2/64": the prefix as `wg` and inet_ntop print it, after checkCidr. */
 export function formatCidr(cidr: Cidr): string {
   checkCidr(cidr);
-  return `${formatAddress(cidr.family, cidr.address)}/${cidr.bits}`;
+  return formatCidrText(cidr);
 }
 
 /** The IPv4 netmask of a prefix length, e.g. 24 -> "255.255.255.0" (netsh wants masks). */
@@ -64,61 +34,18 @@ export function ipv4Netmask(bits: number): string {
 /** The same prefix with its host bits cleared (the form route tables hold). */
 export function networkOf(cidr: Cidr): Cidr {
   checkCidr(cidr);
-  const address = new Uint8Array(cidr.address);
-  for (let i = 0; i < address.length; i++) {
-    const keep = Math.max(0, Math.min(8, cidr.bits - i * 8));
-    address[i] = (address[i] ?? 0) & ((0xff << (8 - keep)) & 0xff);
-  }
-  return { family: cidr.family, address, bits: cidr.bits };
+  return maskCidr(cidr);
 }
 
-/** Parses "10.0.0.2/24" or "fd00::1" (a host prefix when the length is left out). */
+/** Parses "10.0.0.2/24" or "fd00::1" (a host prefix when the length is left out); no zone ids. */
 export function parseCidrText(text: string): Cidr {
+  const parsed = parseCidr(text);
+  if (parsed.ok) return parsed.cidr;
   const slash = text.indexOf('/');
-  const addressText = slash < 0 ? text : text.slice(0, slash);
-  const family = isIP(addressText);
-  if (family !== 4 && family !== 6) throw new OsValueError(`not an IP address: ${JSON.stringify(text)}`);
-  const max = family === 4 ? 32 : 128;
-  const bitsText = slash < 0 ? String(max) : text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > max) {
-    throw new OsValueError(`bad prefix length in ${JSON.stringify(text)}`);
+  if (parseAddress(slash < 0 ? text : text.slice(0, slash)) === null) {
+    throw new OsValueError(`not an IP address: ${JSON.stringify(text)}`);
   }
-  return { family, address: addressBytes(addressText), bits: Number(bitsText) };
-}
-
-/** The bytes of an IP address in text form (checked with node:net first). */
-export function addressBytes(text: string): Uint8Array {
-  if (isIPv4(text)) return Uint8Array.from(text.split('.').map(Number));
-  if (!isIPv6(text)) throw new OsValueError(`not an IP address: ${JSON.stringify(text)}`);
-  let head = text;
-  let tail = '';
-  const gap = text.indexOf('::');
-  if (gap >= 0) {
-    head = text.slice(0, gap);
-    tail = text.slice(gap + 2);
-  }
-  const toWords = (part: string): number[] => {
-    if (part === '') return [];
-    const words: number[] = [];
-    for (const piece of part.split(':')) {
-      if (piece.includes('.')) {
-        const v4 = piece.split('.').map(Number);
-        words.push((((v4[0] ?? 0) << 8) | (v4[1] ?? 0)), (((v4[2] ?? 0) << 8) | (v4[3] ?? 0)));
-      } else {
-        words.push(parseInt(piece, 16));
-      }
-    }
-    return words;
-  };
-  const headWords = toWords(head);
-  const tailWords = toWords(tail);
-  const words = [...headWords, ...new Array<number>(8 - headWords.length - tailWords.length).fill(0), ...tailWords];
-  const bytes = new Uint8Array(16);
-  words.forEach((w, i) => {
-    bytes[i * 2] = w >> 8;
-    bytes[i * 2 + 1] = w & 255;
-  });
-  return bytes;
+  throw new OsValueError(`bad prefix length in ${JSON.stringify(text)}`);
 }
 
 export function checkCidr(cidr: Cidr): void {
