@@ -30,6 +30,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Bind, DatagramBatch, Endpoint } from '../conn/bind.js';
 import type { CryptoBackend } from '../crypto/backend.js';
+import { isAllZero, keysEqual } from '../keys.js';
 import type { Logger } from '../logger.js';
 import {
   MAX_PEERS,
@@ -85,18 +86,6 @@ export const systemClock: DeviceClock = {
 export interface DeviceConstructorOptions extends DeviceOptions {
   /** Tests drive a hand-stepped clock through this; defaults to the system's. */
   clock?: DeviceClock;
-}
-
-function isAllZero(bytes: Uint8Array): boolean {
-  let acc = 0;
-  for (const b of bytes) acc |= b;
-  return acc === 0;
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
@@ -591,7 +580,7 @@ export class Device implements EngineDevice {
 
   private setPrivateKey(privateKey: Uint8Array, now: number): void {
     const previous = this.local;
-    if (previous !== null && bytesEqual(previous.privateKey, privateKey)) return;
+    if (previous !== null && keysEqual(previous.privateKey, privateKey)) return;
     if (isAllZero(privateKey)) {
       this.local = null;
       this.cookieChecker = null;
@@ -622,7 +611,7 @@ export class Device implements EngineDevice {
       return;
     }
     // As wireguard-go: a peer with the device's own public key is ignored.
-    if (this.local !== null && bytesEqual(change.publicKey, this.local.publicKey)) return;
+    if (this.local !== null && keysEqual(change.publicKey, this.local.publicKey)) return;
     if (peer === undefined) {
       if (change.updateOnly) return;
       peer = new Peer(change.publicKey);
