@@ -56,7 +56,7 @@ export class HelperClient {
     });
     socket.on('close', () => this.failAll(this.closedError ?? new Error('the helper closed the connection')));
     socket.on('error', (err) => {
-      this.closedError = err;
+      this.closedError ??= err;
     });
   }
 
@@ -110,7 +110,15 @@ export class HelperClient {
       return;
     }
     const reply = replySchema.safeParse(value);
-    if (!reply.success || reply.data.id === null) return;
+    if (!reply.success) return;
+    if (reply.data.id === null) {
+      // An error the helper could not tie to a request: `forbidden` to a client the peer check
+      // refused (then the helper closes), or a request it could not read. Either way no reply to
+      // what is waiting will come, so it fails with the helper's own words rather than hanging
+      // or ending in "the helper closed the connection".
+      if (!reply.data.ok) this.failConnection(new HelperRequestError(reply.data.error));
+      return;
+    }
     const pending = this.pending.get(reply.data.id);
     if (!pending) return;
     this.pending.delete(reply.data.id);
@@ -123,6 +131,13 @@ export class HelperClient {
     } catch (err) {
       pending.reject(new Error(`the helper sent an unexpected ${pending.type} result: ${(err as Error).message}`));
     }
+  }
+
+  /** Ends the connection: what is waiting, and every later request, fails with `error`. */
+  private failConnection(error: Error): void {
+    this.closedError ??= error;
+    this.failAll(this.closedError);
+    this.socket.destroy();
   }
 
   private failAll(error: Error): void {

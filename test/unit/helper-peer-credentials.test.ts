@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +20,12 @@ import {
   unixSocketFd,
   type GroupEntry,
 } from '../../engine/helper/authorisation.js';
+import { runWirelane, type CliIo } from '../../engine/cli/wirelane.js';
+import { HelperClient, HelperRequestError } from '../../engine/helper/client.js';
 import { ControlServer } from '../../engine/helper/server.js';
 import type { Logger } from '../../engine/logger.js';
 import { ioAddon, type PeerCredentials } from '../../engine/tun/native-addon.js';
+import { repoPath } from '../support/paths.js';
 
 const GROUP_TEXT = [
   '# comment:x:1:',
@@ -381,4 +384,71 @@ test('when the credentials cannot be read the connection is refused, not waved t
   assert.equal(replies.length, 1);
   assertForbidden(replies[0]);
   assert.ok(served.logger.lines.some((l) => /refused a client: cannot read its credentials \(.*simulated\)/.test(l)), served.logger.lines.join('\n'));
+});
+
+// What a refused user sees: the helper's `forbidden` message as the client's error, one line from
+// the command, rather than "the helper closed the connection".
+
+const REFUSAL_LINE = "not allowed to use the helper: ask an administrator to add you to the 'wirelane' group (then log in again)\n";
+
+function cliSink(): CliIo & { out: string; err: string } {
+  const sink = {
+    out: '',
+    err: '',
+    stdout(text: string) {
+      sink.out += text;
+    },
+    stderr(text: string) {
+      sink.err += text;
+    },
+    readStdin: () => Promise.resolve(''),
+    now: () => Date.now(),
+  };
+  return sink;
+}
+
+test('a refused client fails its request, and every later one, with the forbidden error', async () => {
+  const served = await serve({
+    credentials: () => {
+      throw Object.assign(new Error('peer credentials of a Unix socket: simulated'), { code: 'EINVAL' });
+    },
+  });
+  const client = await HelperClient.connect(served.socket);
+  try {
+    const refusal = (error: unknown) =>
+      error instanceof HelperRequestError && error.error.code === 'forbidden' && `${error.message}\n` === REFUSAL_LINE;
+    await assert.rejects(client.request('list', {}), refusal);
+    await assert.rejects(client.request('list', {}), refusal, 'the connection stays failed with the same error');
+  } finally {
+    client.close();
+  }
+  const sink = cliSink();
+  assert.equal(await runWirelane(['--socket', served.socket, 'list'], sink), 1);
+  assert.equal(sink.err, REFUSAL_LINE);
+  assert.equal(sink.out, '');
+});
+
+const builtCli = existsSync(repoPath('dist', 'engine', 'cli', 'wirelane.js')) || 'needs the compiled CLI (npm run build)';
+
+test('`wirelane list` run as nobody prints the refusal as its one line', { skip: noAddon || (!canSwitchUser && 'needs root and setpriv') || (builtCli !== true && builtCli) }, async () => {
+  const served = await serve({});
+  const child = spawn(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, repoPath('engine', 'bin', 'wirelane'), '--socket', served.socket, 'list'],
+    { stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const status = await new Promise<number | null>((resolve) => {
+    child.on('close', (code) => resolve(code));
+    child.on('error', (error) => {
+      stderr += String(error);
+      resolve(null);
+    });
+  });
+  assert.equal(stderr, REFUSAL_LINE);
+  assert.equal(stdout, '');
+  assert.equal(status, 1);
 });
