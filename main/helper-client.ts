@@ -252,6 +252,12 @@ export class HelperClient {
       return;
     }
     if (message.id === null) {
+      if (!message.ok && message.error.code === 'forbidden') {
+        // The helper's peer-credential check refused this user before reading any request; it
+        // closes the connection next, and the window should say why rather than "not running".
+        this.refusal = message.error;
+        return;
+      }
       this.options.logger.warn(`the helper could not read a request: ${message.ok ? '' : message.error.message}`);
       return;
     }

@@ -170,3 +170,27 @@ test('no socket folder means not installed', async () => {
     cleanup();
   }
 });
+
+test('a user the helper refuses by peer credentials sees the helper\'s reason, not "not running"', async () => {
+  const { socketPath, cleanup } = scratch();
+  const reason = 'uid 1000 is not root and not in the group wirelane: ask an administrator to add you to it';
+  // What the helper does for a refused peer: one forbidden reply with no id, then it closes.
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.end(`${JSON.stringify({ id: null, ok: false, error: { code: 'forbidden', message: reason } })}\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  const seen: HelperAvailability[] = [];
+  const client = new HelperClient({ socketPath, logger: silentLogger, reconnectDelaysMs: [50] });
+  try {
+    client.onAvailability((a) => seen.push(a));
+    client.start();
+    await until(() => client.availability.state === 'refused', 'the refused state');
+    assert.equal(client.availability.state === 'refused' && client.availability.detail, reason);
+    assert.ok(!seen.some((a) => a.state === 'not_running'), 'never shown as not running');
+  } finally {
+    client.stop();
+    server.close(); // its last refused connections may still be closing; nothing waits on them
+    cleanup();
+  }
+});
