@@ -7,7 +7,8 @@ import { consumeInitiation, createInitiation, createLocalIdentity } from '../../
 import { MESSAGE_COOKIE_REPLY_SIZE } from '../../engine/noise/constants.js';
 import { tai64n } from '../../engine/noise/tai64n.js';
 import { NoisePeerSession } from '../../engine/noise/peer-session.js';
-import { backends, hex, MemoryIndexTable, Pair } from './noise-support.js';
+import { RandomIndexTable } from '../../engine/device/index-table.js';
+import { backends, hex, Pair } from './noise-support.js';
 import type { PeerSession } from '../../engine/noise/api.js';
 
 const INITIATION = 1;
@@ -82,14 +83,14 @@ for (const { name, crypto, skip } of backends()) {
     const p = new Pair(c);
     for (const point of LOW_ORDER.map(hex)) {
       // A peer configured with a low-order public key: nothing is ever sent to it.
-      const table = new MemoryIndexTable<PeerSession>();
+      const table = new RandomIndexTable<PeerSession>(c);
       const session = new NoisePeerSession({
         crypto: c, local: p.a.identity, remotePublicKey: point, presharedKey: null, persistentKeepalive: 0, indices: table, now: p.now,
       });
       const buffer = new Uint8Array(64);
       assert.equal(session.encrypt(buffer, 16, 4, p.now), 0);
       assert.equal(session.poll(p.now, p.wall), null, 'no initiation');
-      assert.equal(table.owners.size, 0);
+      assert.equal(table.size, 0);
 
       // An initiation whose ephemeral is low-order.
       p.cut.add('a');

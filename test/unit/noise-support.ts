@@ -1,15 +1,15 @@
 /**
- * Shared by the noise-*.test.ts files: both crypto backends, hex helpers, an in-memory index
- * table and a pair of PeerSessions joined in memory with a hand-stepped clock.
+ * Shared by the noise-*.test.ts files: both crypto backends, hex helpers and a pair of PeerSessions joined in memory with a hand-stepped clock.
  */
 import { loadCryptoBackend, sodiumAvailability } from '../../engine/crypto/index.js';
 import type { CryptoBackend } from '../../engine/crypto/backend.js';
-import type { IndexTable, PeerSession } from '../../engine/noise/api.js';
+import type { PeerSession } from '../../engine/noise/api.js';
 import { HEADROOM, TAILROOM } from '../../engine/tun/tun.js';
 import { consumeInitiation, createLocalIdentity, type NoiseIdentity } from '../../engine/noise/handshake.js';
 import { DeviceCookieChecker } from '../../engine/noise/cookie.js';
 import { messageType, readU32 } from '../../engine/noise/messages.js';
 import { NoisePeerSession } from '../../engine/noise/peer-session.js';
+import { RandomIndexTable } from '../../engine/device/index-table.js';
 
 export function hex(text: string): Uint8Array {
   return Uint8Array.from(Buffer.from(text, 'hex'));
@@ -30,28 +30,7 @@ export function backends(): Array<{ name: string; crypto: CryptoBackend | null; 
   ];
 }
 
-/** A device's index table in miniature: random 32-bit indices, never reused while live. */
-export class MemoryIndexTable<Owner> implements IndexTable<Owner> {
-  readonly owners = new Map<number, Owner>();
-  allocate(owner: Owner): number {
-    for (;;) {
-      const index = (Math.random() * 0x100000000) >>> 0;
-      if (!this.owners.has(index)) {
-        this.owners.set(index, owner);
-        return index;
-      }
-    }
-  }
-  free(index: number): void {
-    this.owners.delete(index);
-  }
-  lookup(index: number): Owner | undefined {
-    return this.owners.get(index);
-  }
-}
-
 // --- Two peers joined in memory ------------------------------------------------------------------
-
 
 export interface Sent {
   from: 'a' | 'b';
@@ -62,7 +41,8 @@ export interface Sent {
 
 /** One side: its identity, its device-level index table and cookie checker, its session with the other. */
 export class Side {
-  readonly table = new MemoryIndexTable<PeerSession>();
+  /** The device's own index table, as the Device uses it. */
+  readonly table: RandomIndexTable<PeerSession>;
   readonly checker: DeviceCookieChecker;
   session!: NoisePeerSession;
   /** Plaintexts delivered to this side's TUN. */
@@ -74,6 +54,7 @@ export class Side {
     readonly crypto: CryptoBackend,
     readonly identity: NoiseIdentity,
   ) {
+    this.table = new RandomIndexTable<PeerSession>(crypto);
     this.checker = new DeviceCookieChecker(crypto, identity);
   }
 }

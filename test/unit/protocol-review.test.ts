@@ -307,7 +307,7 @@ test('state machine under a hostile wire: bounded state, no replay delivered twi
       }
       p.step();
       for (const s of [p.a, p.b]) {
-        assert.ok(s.table.owners.size <= 4, `seed ${seed} round ${round}: ${s.name} holds ${s.table.owners.size} indices (3 keypairs and a handshake at most)`);
+        assert.ok(s.table.size <= 4, `seed ${seed} round ${round}: ${s.name} holds ${s.table.size} indices (3 keypairs and a handshake at most)`);
       }
     }
     // Nothing delivered twice (the replay window and timestamps hold), nothing invented.
