@@ -1,7 +1,8 @@
 /**
  * The UDP underlay over the wirelane_io addon: an IPv4 and an IPv6 socket on one port,
- * batched receive (recvmmsg on Linux) into one slot buffer, batched send (sendmmsg) to one
- * endpoint, SO_MARK for wg-quick's policy routing.
+ * batched receive into one slot buffer (recvmmsg on Linux, a receive loop on macOS and Windows),
+ * batched send to one endpoint (sendmmsg and UDP GSO on Linux), SO_MARK for wg-quick's policy
+ * routing where the OS has it. The addon's halves: src/udp_posix.c and src/udp_win32.c.
  *
  * Received datagrams carry no headroom (offsets point at the message); the slot room is
  * `maxDatagramSize`, and larger datagrams are dropped and counted by the addon.
@@ -47,7 +48,8 @@ export class UdpBind implements Bind {
 
   constructor(options: UdpBindOptions = {}, addon: IoAddon = ioAddon()) {
     if (typeof addon.udpOpen !== 'function') {
-      throw new Error(`the native UDP bind is not available on ${process.platform} yet (the addon has no Winsock part)`);
+      // An addon built from older sources; every platform's build has the UDP functions now.
+      throw new Error('the wirelane_io addon has no UDP functions: rebuild it (npm rebuild)');
     }
     this.addon = addon;
     this.logger = options.logger ?? silentLogger;
