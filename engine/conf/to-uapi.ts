@@ -2,6 +2,11 @@
  * Turns a parsed tunnel into the UAPI request that configures a device with it, as
  * `wg setconf` would: replace every peer, and each peer's allowed IPs.
  *
+ * One difference: `wg setconf` sends listen_port=0 for a file without ListenPort (and for
+ * `ListenPort = 0`), which makes a device drop its port and bind a new random one. The request
+ * is for a device just created, already listening on a port the system chose, so no ListenPort
+ * and `ListenPort = 0` both leave listen_port out and the device keeps its socket.
+ *
  * The UAPI takes endpoints as IP literals only. Hostnames are resolved by the caller (which
  * owns the resolver, its timeouts and the choice between A and AAAA) and passed in `resolved`:
  * hostname -> IP literal. A hostname missing from it is an error, not a silent omission.
@@ -50,7 +55,8 @@ export function toUapiSetRequest(config: TunnelConfig, resolved: ReadonlyMap<str
     peers.push(change);
   }
   const request: UapiSetRequest = { privateKey: config.interface.privateKey, replacePeers: true, peers };
-  if (config.interface.listenPort !== undefined) request.listenPort = config.interface.listenPort;
+  const listenPort = config.interface.listenPort;
+  if (listenPort !== undefined && listenPort !== 0) request.listenPort = listenPort;
   if (config.interface.fwMark !== undefined) request.fwmark = config.interface.fwMark;
   return { ok: true, request };
 }

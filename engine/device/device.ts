@@ -509,7 +509,11 @@ export class Device implements EngineDevice {
     const endpoints = invalid;
 
     // The listen port is the one change that can still fail (port taken), so it goes first.
-    if (request.listenPort !== undefined && request.listenPort !== this.bind.port() && !(request.listenPort === 0 && this.bind.port() !== 0)) {
+    // As in wireguard-go and the kernel, listen_port=0 means "a new port of the system's
+    // choosing" and rebinds even when a port is open; `wg setconf` and `wg syncconf` send it for
+    // a file without ListenPort, so they move the port there too. The same non-zero port is kept
+    // (the kernel returns early when the port is unchanged), so a re-sent port drops no traffic.
+    if (request.listenPort !== undefined && (request.listenPort === 0 || request.listenPort !== this.bind.port())) {
       const previous = this.bind.port();
       try {
         this.bind.open(request.listenPort);

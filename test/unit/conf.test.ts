@@ -260,6 +260,12 @@ test('toUapiSetRequest replaces peers and needs IP literals for endpoints', () =
   assert.equal(bogus.ok, false);
 });
 
+test('toUapiSetRequest leaves out ListenPort = 0: the new device already has a system-chosen port, and listen_port=0 would rebind it', () => {
+  const any = toUapiSetRequest(parseOk(conf(['ListenPort = 0'], [`PublicKey = ${PUB1}`])));
+  assert.ok(any.ok);
+  assert.equal('listenPort' in any.request, false);
+});
+
 test('the setconf view holds only the keys wg setconf understands, like wg-quick strip', () => {
   for (const name of validFixtures) {
     const c = parseOk(fixture(name));

@@ -250,6 +250,41 @@ test('UAPI set/get: keys, port, fwmark, endpoints, allowed IPs, update_only, rem
   }
 });
 
+test('listen_port=0 moves a bound device to a new port, as in wireguard-go; the same port or no port keeps the socket', async () => {
+  const { network, a, b } = createPair();
+  try {
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'before the move')]);
+    await eventually('delivery from the first port', () => b.tun.written.length === 1);
+
+    let opens = 0;
+    const open = a.bind.open.bind(a.bind);
+    a.bind.open = (port: number) => {
+      opens++;
+      return open(port);
+    };
+    assert.equal(a.device.applySet(setRequest({ listenPort: 51820 })), null);
+    assert.equal(a.device.applySet(setRequest({ fwmark: 1 })), null);
+    assert.equal(opens, 0, 'neither the current port nor a request without listen_port reopens the socket');
+
+    assert.equal(a.device.applySet(setRequest({ listenPort: 0 })), null);
+    assert.equal(opens, 1);
+    const moved = a.device.snapshot().listenPort;
+    assert.notEqual(moved, 0, 'the device is listening');
+    assert.notEqual(moved, 51820, 'on a new port');
+    assert.equal(network.isInUse(makeEndpoint('192.0.2.1', 51820).key), false, 'the old port is closed');
+
+    // The tunnel carries on from the new port: B learns it from the next authenticated packet.
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'after the move')]);
+    await eventually('delivery from the new port', () => b.tun.written.length === 2);
+    assert.equal(b.device.snapshot().peers[0]!.endpoint, `192.0.2.1:${moved}`);
+    b.tun.inject([ipv4Packet('10.0.0.2', '10.0.0.1', 'reply to the new port')]);
+    await eventually('the reply reaches A', () => a.tun.written.length === 1);
+  } finally {
+    a.device.close();
+    b.device.close();
+  }
+});
+
 test('rehandshakeAll starts a fresh handshake with every peer (once REKEY_TIMEOUT has passed)', async () => {
   const clock = new FakeClock();
   const { network, a, b } = createPair({ clock });
