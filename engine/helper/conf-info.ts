@@ -58,7 +58,7 @@ export function hideSecrets(text: string): string {
   return text.replace(/^([ \t]*(?:PrivateKey|PresharedKey)[ \t]*=[ \t]*)[^\r\n#]*/gim, '$1(hidden)');
 }
 
-/** A one-line rendering of "line N: key: message" as the CLI prints it. */
+/** One line for a person: "line N: key: message", or the message alone when it concerns the whole file (line 0). */
 export function formatProblem(problem: ConfProblem): string {
   return problem.line > 0 ? `line ${problem.line}: ${problem.message}` : problem.message;
 }

@@ -23,7 +23,7 @@ import { endpointHostnames, toUapiSetRequest } from '../conf/to-uapi.js';
 import type { TunnelConfig } from '../conf/types.js';
 import { formatCidr, parseAddress } from '../routing/cidr.js';
 import { isAllZero, keyToBase64 } from '../keys.js';
-import type { ConfInspector } from './conf-info.js';
+import { formatProblem, type ConfInspector } from './conf-info.js';
 import type { HelperSettings } from './store.js';
 import type { RunningTunnel, TunnelLauncher } from './tunnel-manager.js';
 
@@ -55,7 +55,7 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
       const inspection = options.inspector.inspect(confText);
       if (!inspection.ok) {
         const first = inspection.problems[0];
-        throw new Error(`the stored configuration is invalid: ${first ? `line ${first.line}: ${first.message}` : 'unknown problem'}`);
+        throw new Error(`the stored configuration is invalid: ${first ? formatProblem(first) : 'unknown problem'}`);
       }
       const config = inspection.config;
       const allowScripts = options.readSettings().allowScripts;

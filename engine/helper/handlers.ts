@@ -18,7 +18,7 @@ import {
   type TunnelSummary,
 } from './protocol.js';
 import { StoreError, type TunnelStore } from './store.js';
-import { hideSecrets, type ConfInspector } from './conf-info.js';
+import { formatProblem, hideSecrets, type ConfInspector } from './conf-info.js';
 import type { TunnelManager } from './tunnel-manager.js';
 import type { TunnelConfig } from '../conf/types.js';
 import { keyToBase64 } from '../keys.js';
@@ -148,8 +148,7 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
     if (!inspection.ok || unresolved.length > 0) {
       const problems = problemsOf(text, unresolved);
       const first = problems[0];
-      const where = first && first.line > 0 ? `line ${first.line}: ` : '';
-      throw new HandlerFailure('invalid_config', `${where}${first?.message ?? 'invalid configuration'}`, problems);
+      throw new HandlerFailure('invalid_config', first ? formatProblem(first) : 'invalid configuration', problems);
     }
     return inspection.info;
   };
