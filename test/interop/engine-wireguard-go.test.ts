@@ -281,6 +281,20 @@ describe('wirelane-engine interoperates with wireguard-go through wg-quick', { s
     await pingEventually(ours, '10.9.0.2');
   });
 
+  test('wg set listen-port 0 moves ours to a new port, as wireguard-go does, and the tunnel follows', async () => {
+    lab.exec(ours, 'wg', ['set', OURS, 'listen-port', '0']);
+    try {
+      const moved = wgShow(ours, OURS, 'listen-port');
+      assert.match(moved, /^\d+$/);
+      assert.notEqual(moved, '51820', 'a new port, not the old one kept');
+      assert.notEqual(moved, '0', 'and listening');
+      await pingEventually(ours, '10.9.0.2');
+      assert.match(wgShow(ref, REF, 'endpoints'), new RegExp(`192\\.0\\.2\\.1:${moved}$`, 'm'), 'wireguard-go learned the new port');
+    } finally {
+      lab.exec(ours, 'wg', ['set', OURS, 'listen-port', '51820']);
+    }
+  });
+
   test('full tunnel (0.0.0.0/0, ::/0): wg-quick\'s fwmark policy routing works with our socket mark', async () => {
     oursDown();
     oursUp('0.0.0.0/0, ::/0');
