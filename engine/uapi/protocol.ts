@@ -72,7 +72,9 @@ export function parseUapiSetLines(lines: readonly string[]): UapiSetParseResult 
   for (const line of lines) {
     const equals = line.indexOf('=');
     if (equals < 0) {
-      return { ok: false, error: { errno: UAPI_EPROTO, message: `a line is not key=value: '${line.slice(0, 64)}'` } };
+      // The message is logged, and a malformed "private_key..." line would put key material
+      // into the log: say how long the line is, not what it holds.
+      return { ok: false, error: { errno: UAPI_EPROTO, message: `a line is not key=value (${line.length} characters)` } };
     }
     const key = line.slice(0, equals);
     const value = line.slice(equals + 1);

@@ -136,6 +136,7 @@ test('set=1: bad values are EINVAL naming the key; non key=value lines are EPROT
     [[pub, 'last_handshake_time_sec=0'], UAPI_EINVAL, /'last_handshake_time_sec' is not a peer key/],
     [['garbage'], UAPI_EPROTO, /not key=value/],
     [[pub, 'garbage'], UAPI_EPROTO, /not key=value/],
+    [['private_key' + keyToHex(PUB1)], UAPI_EPROTO, /not key=value/],
   ];
   for (const [lines, errno, message] of cases) {
     const r = parseUapiSet(lines.join('\n') + '\n\n');
@@ -143,7 +144,7 @@ test('set=1: bad values are EINVAL naming the key; non key=value lines are EPROT
     if (!r.ok) {
       assert.equal(r.error.errno, errno, lines.join(' | '));
       assert.match(r.error.message, message, lines.join(' | '));
-      assert.ok(!r.error.message.includes(keyToHex(PUB1)), 'no key material in messages');
+      assert.ok(!r.error.message.includes(keyToHex(PUB1).slice(0, 16)), 'no key material in messages');
     }
   }
   // an all-zero private key is valid (it removes the key); so is an empty request
