@@ -61,3 +61,8 @@ export function installCommand(appBundle: string): { file: string; args: string[
     args: ['-e', `do shell script ${appleScriptString(installScript(appBundle))} with administrator privileges`],
   };
 }
+
+/** osascript's "User canceled. (-128)" at the password prompt: a choice, not a failure to show. */
+export function installWasCancelled(stderr: string): boolean {
+  return /-128\b/.test(stderr);
+}

@@ -1,7 +1,7 @@
 /**
  * Electron main process: wiring only. Every decision lives in a plain module tested under Node
- * (helper-client, tunnel-store-view, tray-model, notifications, ipc-handlers, relay,
- * window-security); this file connects them to Electron's objects.
+ * (app-core, helper-client, tunnel-store-view, tray-model, notifications, ipc-handlers, relay,
+ * window-security, helper-install-darwin); this file connects them to Electron's objects.
  */
 import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, session, Tray } from 'electron';
 import type { MenuItemConstructorOptions } from 'electron';
@@ -11,14 +11,14 @@ import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createAppCore } from './app-core.js';
 import { consoleLogger as logger } from './console-logger.js';
-import { appBundleOf, installCommand } from './helper-install-darwin.js';
+import { appBundleOf, installCommand, installWasCancelled } from './helper-install-darwin.js';
 import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
 import { readImportFiles } from './import-bundle.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { channelOf, type PickedFile, type PushName, type PushPayload } from './ipc-schema.js';
 import { notificationsFor } from './notifications.js';
 import type { DesktopServices } from './relay.js';
-import { trayModel, type TrayAction, type TrayItem } from './tray-model.js';
+import { trayModel, trayStatesChanged, type TrayAction, type TrayItem } from './tray-model.js';
 import { CONTENT_SECURITY_POLICY, isAllowedRequestUrl, secureWebPreferences } from './window-security.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -79,8 +79,7 @@ function start(): void {
       renderTray();
       return;
     }
-    const before = JSON.stringify(change.previous.map((s) => s.status));
-    if (before !== JSON.stringify(change.next.map((s) => s.status))) renderTray();
+    if (trayStatesChanged(change.previous, change.next)) renderTray();
     if (Notification.isSupported()) {
       for (const note of notificationsFor(change.previous, change.next, requestedDisconnects)) {
         new Notification({ title: note.title, body: note.body }).show();
@@ -221,8 +220,7 @@ async function offerHelperInstallDarwin(): Promise<void> {
   const command = installCommand(appBundleOf(process.execPath));
   execFile(command.file, command.args, (error, _stdout, stderr) => {
     if (!error) return logger.info('installed the helper as a launchd daemon');
-    // -128 is osascript's "User canceled." at the password prompt: not an error to show.
-    if (/-128/.test(String(stderr))) return;
+    if (installWasCancelled(String(stderr))) return;
     logger.error(`installing the helper failed: ${String(stderr || error.message)}`);
     dialog.showErrorBox('The helper was not installed', String(stderr || error.message).trim());
   });

@@ -3,7 +3,7 @@
  * the items into Electron MenuItems and the `action` values into calls; nothing here knows
  * Electron, so every state is tested under Node.
  */
-import type { TunnelSummary } from '../engine/helper/protocol.js';
+import type { TunnelStatus, TunnelSummary } from '../engine/helper/protocol.js';
 import type { HelperAvailability } from './ipc-schema.js';
 
 export type TrayIconState = 'disconnected' | 'connecting' | 'connected';
@@ -37,6 +37,18 @@ export interface TrayInput {
   tunnels: readonly TunnelSummary[];
   launchAtLogin: boolean;
   platform: NodeJS.Platform;
+}
+
+/**
+ * Whether a status update changes what the tray shows. The tray shows each tunnel's name and state
+ * only, so the live counters that arrive every second do not rebuild the menu.
+ */
+export function trayStatesChanged(previous: readonly TunnelStatus[], next: readonly TunnelStatus[]): boolean {
+  if (previous.length !== next.length) return true;
+  return previous.some((before, i) => {
+    const after = next[i]!;
+    return before.name !== after.name || before.status.state !== after.status.state;
+  });
 }
 
 /** The tray icon shows the "most connected" state of any tunnel. */

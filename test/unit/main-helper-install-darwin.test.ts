@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoPath } from '../support/paths.js';
-import { appBundleOf, installCommand, installScript } from '../../main/helper-install-darwin.js';
+import { appBundleOf, installCommand, installScript, installWasCancelled } from '../../main/helper-install-darwin.js';
 
 test('the install copies the app to a root-owned place and bootstraps the daemon, as the plist says', () => {
   assert.equal(
@@ -74,4 +74,9 @@ test('a hostile app path arrives as one intact argument (quotes, $(…), backsla
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+});
+
+test('a cancelled password prompt is told apart from a failed install', () => {
+  assert.equal(installWasCancelled('0:143: execution error: User canceled. (-128)\n'), true);
+  assert.equal(installWasCancelled('0:143: execution error: launchctl: Bootstrap failed: 5: Input/output error (1)\n'), false);
 });

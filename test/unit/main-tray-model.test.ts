@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TunnelState, TunnelSummary } from '../../engine/helper/protocol.js';
 import type { HelperAvailability } from '../../main/ipc-schema.js';
-import { trayModel, type TrayItem } from '../../main/tray-model.js';
+import { trayModel, trayStatesChanged, type TrayItem } from '../../main/tray-model.js';
 
 const running: HelperAvailability = { state: 'running', socketPath: '/run/wirelane/helper.sock', helperVersion: '0.1.0', platform: 'linux' };
 
@@ -80,4 +80,13 @@ test('helper not running: no toggles, a line saying so, import still offered', (
   assert.equal(labels(model.items)[0], 'Wirelane service not running');
   assert.equal(model.tooltip, 'Wirelane: Wirelane service not running');
   assert.ok(!model.items.some((i) => i.kind === 'checkbox' && i.action.type === 'connect'));
+});
+
+test('a status update redraws the tray when a state changes, not for the live counters', () => {
+  const before = [tunnel('home', { state: 'connected', since: 1 }).status, tunnel('office', { state: 'disconnected' }).status];
+  const counters = before.map((s) => ({ ...s, rxBytes: s.rxBytes + 1000, latestHandshake: 5 }));
+  assert.equal(trayStatesChanged(before, counters), false);
+  const dropped = [before[0]!, { ...before[1]!, status: { state: 'connecting' } as TunnelState }];
+  assert.equal(trayStatesChanged(before, dropped), true);
+  assert.equal(trayStatesChanged(before, before.slice(0, 1)), true);
 });
