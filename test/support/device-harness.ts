@@ -3,6 +3,8 @@
  * unit, flood and fuzz tests.
  */
 import { MemoryBind, MemoryNetwork } from '../../engine/conn/memory-bind.js';
+import type { CookieGenerator } from '../../engine/noise/cookie.js';
+import { MESSAGE_INITIATION, MESSAGE_INITIATION_SIZE } from '../../engine/noise/constants.js';
 import { loadCryptoBackend } from '../../engine/crypto/index.js';
 import type { CryptoBackend } from '../../engine/crypto/backend.js';
 import { Device, type DeviceClock } from '../../engine/device/device.js';
@@ -148,4 +150,17 @@ export function countingCrypto(inner: CryptoBackend): CryptoBackend & { dhCount:
     return inner.sharedSecret(privateKey, publicKey);
   };
   return counting;
+}
+
+/**
+ * A junk initiation (random body) carrying a valid mac1 for the generator's peer, and mac2 if the
+ * generator holds a cookie: it passes the device's cheap checks and fails only at the first DH.
+ */
+export function junkInitiation(generator: CookieGenerator, now: number): Uint8Array {
+  const message = new Uint8Array(MESSAGE_INITIATION_SIZE);
+  crypto.randomFill(message);
+  message[0] = MESSAGE_INITIATION;
+  message[1] = message[2] = message[3] = 0;
+  generator.addMacs(message, now);
+  return message;
 }

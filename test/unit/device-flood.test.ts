@@ -13,22 +13,11 @@ import { CookieGenerator } from '../../engine/noise/cookie.js';
 import {
   HANDSHAKE_BURST,
   MESSAGE_COOKIE_REPLY,
-  MESSAGE_INITIATION,
-  MESSAGE_INITIATION_SIZE,
   REKEY_TIMEOUT,
   REKEY_TIMEOUT_JITTER_MAX,
 } from '../../engine/noise/constants.js';
-import { countingCrypto, createPair, crypto, eventually, FakeClock, ipv4Packet } from '../support/device-harness.js';
+import { countingCrypto, createPair, crypto, eventually, FakeClock, ipv4Packet, junkInitiation } from '../support/device-harness.js';
 
-/** A junk initiation (random body) that carries a valid mac1 for `responderPublicKey`. */
-function junkInitiation(generator: CookieGenerator, now: number): Uint8Array {
-  const message = new Uint8Array(MESSAGE_INITIATION_SIZE);
-  crypto.randomFill(message);
-  message[0] = MESSAGE_INITIATION;
-  message[1] = message[2] = message[3] = 0;
-  generator.addMacs(message, now);
-  return message;
-}
 
 test('a flood from thousands of sources gets cookie replies and no DH; the real peer still connects', async () => {
   const clock = new FakeClock();

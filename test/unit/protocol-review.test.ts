@@ -10,23 +10,14 @@ import type { DatagramBatch } from '../../engine/conn/bind.js';
 import { CookieGenerator } from '../../engine/noise/cookie.js';
 import { consumeInitiation, createInitiation, createLocalIdentity, initialState, isDecryptedInitiation } from '../../engine/noise/handshake.js';
 import { tai64n } from '../../engine/noise/tai64n.js';
-import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_INITIATION_SIZE } from '../../engine/noise/constants.js';
+import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION } from '../../engine/noise/constants.js';
 import { isAllZero } from '../../engine/keys.js';
 import { formatCidr } from '../../engine/routing/cidr.js';
 import { parseUapiSet } from '../../engine/uapi/protocol.js';
-import { bytesEqual, cidr, countingCrypto, createPair, crypto, eventually, FakeClock, ipv4Packet, ipv6Packet, peerChange, setRequest } from '../support/device-harness.js';
+import { bytesEqual, cidr, countingCrypto, createPair, crypto, eventually, FakeClock, ipv4Packet, ipv6Packet, junkInitiation, peerChange, setRequest } from '../support/device-harness.js';
 import { Pair, type Side } from './noise-support.js';
 import { HEADROOM, TAILROOM } from '../../engine/tun/tun.js';
 
-/** A junk initiation (random body) carrying a valid mac1 for the generator's peer, and mac2 if it holds a cookie. */
-function junkInitiation(generator: CookieGenerator, now: number): Uint8Array {
-  const message = new Uint8Array(MESSAGE_INITIATION_SIZE);
-  crypto.randomFill(message);
-  message[0] = MESSAGE_INITIATION;
-  message[1] = message[2] = message[3] = 0;
-  generator.addMacs(message, now);
-  return message;
-}
 
 test('under load, a cookie is bound to the source port too: the same IP on another port must prove itself again', async () => {
   // Whitepaper §5.4.7: "the cookie is MAC(R_m, A_m), A_m the concatenated source IP address and
