@@ -10,10 +10,14 @@
  *   so anyone else gets EACCES before the helper reads a byte.
  *   Then, independently, the helper asks the kernel who connected (the addon's peerCredentials:
  *   SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS) and applies the same rule a second time
- *   (decidePeer): root, the helper's own user, or a member of `wirelane` per /etc/group. So a
+ *   (decidePeer; decideFromDirectory on macOS): root, the helper's own user, or a member of
+ *   `wirelane`. So a
  *   socket left world-writable by mistake, or a socket directory someone loosened, still lets no
  *   one else in. A connection refused here gets one `forbidden` reply and is closed. Without the
  *   addon the file permissions are the whole check, and the helper says so once at start.
+ *   Where the group comes from: on Linux /etc/group and /etc/passwd; on macOS the directory
+ *   service (DarwinDirectory: `dscl` for the group's id, `dsmemberutil` for membership), because
+ *   there groups and users made in System Settings or with dseditgroup are not in the /etc files.
  * - Windows: the named pipe gets, right after listen(), the descriptor of controlPipeSddl():
  *   full access for SYSTEM and Administrators, read/write for the members of the local group
  *   `wirelane` when it exists, nobody else. Windows enforces it when a client opens the pipe.
@@ -22,6 +26,7 @@
  *   (the instant between listen and the new descriptor; members can also create instances of
  *   the pipe) are in docs/security.md.
  */
+import { execFile, type ExecFileException } from 'node:child_process';
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -166,10 +171,21 @@ function addonPipeSecurity(): PipeSecurityApi | null {
   }
 }
 
-/** Applies the rule above to a socket just bound; returns what it set. */
-export function restrictSocket(path: string, logger: Logger, groupFile?: string): SocketAccess {
+/**
+ * Applies the rule above to a socket just bound; returns what it set. The group's id comes from
+ * `groupFile` when one is given (tests), else from the directory service on macOS and from
+ * /etc/group elsewhere. A group that cannot be looked up leaves the socket 0600 (narrower).
+ */
+export async function restrictSocket(path: string, logger: Logger, groupFile?: string, directory: DarwinDirectory | null = defaultDirectory(process.platform, groupFile)): Promise<SocketAccess> {
   if (isNamedPipe(path)) return restrictPipe(path, logger);
-  const gid = lookupGroupId(CLIENT_GROUP, groupFile);
+  let gid: number | null;
+  if (directory) {
+    const answer = await directory.groupId();
+    if (answer.error !== undefined) logger.error(`control socket ${path}: cannot look up group '${CLIENT_GROUP}' (${answer.error}); only its owner may connect`);
+    gid = answer.gid;
+  } else {
+    gid = lookupGroupId(CLIENT_GROUP, groupFile);
+  }
   const uid = process.getuid?.() ?? 0;
   if (gid !== null) {
     chownSync(path, uid, gid);
@@ -299,6 +315,160 @@ export class CachedAccountFile<T> {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// macOS: the directory service.
+
+/**
+ * Runs a program directly (never through a shell) and says how it ended. Rejects only when it
+ * could not be run, ran past `timeoutMs` (it is then killed) or printed more than a lookup can.
+ */
+export type CommandRunner = (file: string, args: readonly string[], timeoutMs: number) => Promise<{ code: number; stdout: string }>;
+
+export const DSCL = '/usr/bin/dscl';
+export const DSMEMBERUTIL = '/usr/sbin/dsmemberutil';
+
+export const runCommand: CommandRunner = (file, args, timeoutMs) =>
+  new Promise((resolve, reject) => {
+    execFile(
+      file,
+      [...args],
+      // Fixed PATH and C locale: the helper parses English output and trusts no caller's environment.
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024, encoding: 'utf8', env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', LC_ALL: 'C' } },
+      (error: ExecFileException | null, stdout: string) => {
+        if (error === null) resolve({ code: 0, stdout });
+        // A number is the exit status; a string (ENOENT, the maxBuffer error) or a kill is a failure to answer.
+        else if (typeof error.code === 'number' && !error.killed) resolve({ code: error.code, stdout });
+        else if (error.killed) reject(new Error(`${file} did not answer within ${timeoutMs} ms`, { cause: error }));
+        else reject(new Error(error.message.split('\n')[0]!.slice(0, 200), { cause: error }));
+      },
+    );
+  });
+
+/** `dscl . -read /Groups/NAME PrimaryGroupID` prints `PrimaryGroupID: 401`; anything else is no answer (null). */
+export function parseDsclPrimaryGroupId(stdout: string): number | null {
+  const match = /^PrimaryGroupID: (\d{1,10})$/.exec(stdout.trim());
+  if (!match) return null;
+  const gid = Number(match[1]);
+  return gid <= 0xffffffff ? gid : null;
+}
+
+/**
+ * `dsmemberutil checkmembership` prints `user is a member of the group` or `user is not a member
+ * of the group`; anything else (an unknown user or group, an error) is no answer (null).
+ */
+export function parseCheckMembership(stdout: string): boolean | null {
+  const text = stdout.trim();
+  if (text === 'user is a member of the group') return true;
+  if (text === 'user is not a member of the group') return false;
+  return null;
+}
+
+export interface GroupIdAnswer {
+  /** The group's id, or null when it does not exist or could not be looked up. */
+  gid: number | null;
+  /** Set when the directory service could not be asked: the caller narrows and says why. */
+  error?: string;
+}
+
+export interface MembershipAnswer {
+  member: boolean;
+  /** Set when the directory service could not be asked (then member is false). */
+  error?: string;
+}
+
+export interface DarwinDirectoryOptions {
+  group?: string;
+  run?: CommandRunner;
+  /** Milliseconds, monotonic. */
+  now?: () => number;
+  /** How long an answer is reused: a connect storm costs one lookup per user per this long. */
+  cacheMs?: number;
+  timeoutMs?: number;
+}
+
+interface CachedAnswer<T> {
+  at: number;
+  answer: Promise<T>;
+}
+
+/**
+ * The `wirelane` group as macOS's directory service knows it. Groups and users made in System
+ * Settings or with dseditgroup live there and not in /etc/group or /etc/passwd. dsmemberutil
+ * asks opendirectoryd the question the kernel's own check answers (mbr_check_membership: direct,
+ * primary or nested membership). Answers, failures included, are cached for `cacheMs` per uid
+ * and shared by connections that arrive while one lookup runs. A lookup never rejects: a
+ * failure is an answer that refuses (membership) or leaves the socket to its owner (group id).
+ */
+export class DarwinDirectory {
+  private readonly group: string;
+  private readonly run: CommandRunner;
+  private readonly now: () => number;
+  private readonly cacheMs: number;
+  private readonly timeoutMs: number;
+  private groupIdCache: CachedAnswer<GroupIdAnswer> | null = null;
+  private readonly membershipCache = new Map<number, CachedAnswer<MembershipAnswer>>();
+
+  constructor(options: DarwinDirectoryOptions = {}) {
+    this.group = options.group ?? CLIENT_GROUP;
+    this.run = options.run ?? runCommand;
+    this.now = options.now ?? (() => performance.now());
+    this.cacheMs = options.cacheMs ?? 10_000;
+    this.timeoutMs = options.timeoutMs ?? 3_000;
+  }
+
+  groupId(): Promise<GroupIdAnswer> {
+    const now = this.now();
+    if (this.groupIdCache === null || now - this.groupIdCache.at >= this.cacheMs) {
+      this.groupIdCache = { at: now, answer: this.askGroupId() };
+    }
+    return this.groupIdCache.answer;
+  }
+
+  isMember(uid: number): Promise<MembershipAnswer> {
+    const now = this.now();
+    const cached = this.membershipCache.get(uid);
+    if (cached && now - cached.at < this.cacheMs) return cached.answer;
+    // Only local users can connect, so the map stays small; stale entries go when it grows.
+    if (this.membershipCache.size >= 256) {
+      for (const [key, entry] of this.membershipCache) if (now - entry.at >= this.cacheMs) this.membershipCache.delete(key);
+    }
+    const answer = this.askMembership(uid);
+    this.membershipCache.set(uid, { at: now, answer });
+    return answer;
+  }
+
+  private async askGroupId(): Promise<GroupIdAnswer> {
+    let result;
+    try {
+      result = await this.run(DSCL, ['.', '-read', `/Groups/${this.group}`, 'PrimaryGroupID'], this.timeoutMs);
+    } catch (error) {
+      return { gid: null, error: (error as Error).message };
+    }
+    // dscl exits non-zero for a group that does not exist (eDSRecordNotFound): no group, no error.
+    if (result.code !== 0) return { gid: null };
+    const gid = parseDsclPrimaryGroupId(result.stdout);
+    return gid === null ? { gid: null, error: `${DSCL}: unexpected output '${result.stdout.trim().slice(0, 80)}'` } : { gid };
+  }
+
+  private async askMembership(uid: number): Promise<MembershipAnswer> {
+    let result;
+    try {
+      result = await this.run(DSMEMBERUTIL, ['checkmembership', '-u', String(uid), '-G', this.group], this.timeoutMs);
+    } catch (error) {
+      return { member: false, error: (error as Error).message };
+    }
+    const member = parseCheckMembership(result.stdout);
+    // Let in only on a clean "is a member"; "is not a member" refuses whatever the exit status.
+    if (member === false || (member === true && result.code === 0)) return { member };
+    return { member: false, error: `${DSMEMBERUTIL}: exit status ${result.code}, output '${result.stdout.trim().slice(0, 80)}'` };
+  }
+}
+
+/** The directory to ask for the group: macOS, unless the caller named the account files (tests). */
+function defaultDirectory(platform: NodeJS.Platform, ...files: Array<string | undefined>): DarwinDirectory | null {
+  return platform === 'darwin' && files.every((file) => file === undefined) ? new DarwinDirectory() : null;
+}
+
 /**
  * The file descriptor under a node:net socket accepted on a Unix socket, or null. Node has no
  * public API for it (nor for peer credentials); `_handle.fd` is the fd libuv keeps for a Pipe
@@ -316,11 +486,22 @@ export type PeerCheckOutcome =
   | { allowed: true; peer: PeerCredentials }
   | { allowed: false; peer: PeerCredentials | null; reason: string };
 
+/**
+ * Decides a new connection: at once from the files (Linux), or after asking the directory
+ * service (macOS, a user other than root and the helper's). The promise never rejects.
+ */
+export type PeerCheck = (socket: Socket) => PeerCheckOutcome | Promise<PeerCheckOutcome>;
+
 export interface PeerCheckOptions {
-  /** Default /etc/group (read on macOS too; see docs/security.md for what that misses there). */
+  /** Default /etc/group on Linux. Given (tests), it is read on macOS too instead of the directory. */
   groupFile?: string;
-  /** Default /etc/passwd. */
+  /** Default /etc/passwd on Linux; as groupFile on macOS. */
   passwdFile?: string;
+  /**
+   * macOS: where membership is asked. Default a DarwinDirectory on darwin when neither file is
+   * given, else null (the files decide).
+   */
+  directory?: DarwinDirectory | null;
   /** Default process.getuid(). */
   helperUid?: number;
   /** Default the addon's peerCredentials; null means "not available here". Tests pass fakes. */
@@ -333,7 +514,7 @@ export interface PeerCheckOptions {
  * here (Windows, where the pipe's DACL is the check; or the addon is missing), in which case
  * the reason is logged once, now.
  */
-export function createPeerCheck(path: string, logger: Logger, options: PeerCheckOptions = {}): ((socket: Socket) => PeerCheckOutcome) | null {
+export function createPeerCheck(path: string, logger: Logger, options: PeerCheckOptions = {}): PeerCheck | null {
   const platform = options.platform ?? process.platform;
   if (platform === 'win32' || isNamedPipe(path)) {
     logger.info(`control pipe ${path}: no peer credential check on Windows; the pipe's security descriptor decides who may connect`);
@@ -345,17 +526,22 @@ export function createPeerCheck(path: string, logger: Logger, options: PeerCheck
     return null;
   }
   const helperUid = options.helperUid ?? process.getuid?.() ?? 0;
+  const directory = options.directory !== undefined ? options.directory : defaultDirectory(platform, options.groupFile, options.passwdFile);
+  if (directory) {
+    return (socket) => {
+      const read = readPeer(socket, credentials);
+      if ('reason' in read) return read;
+      const peer = read.peer;
+      if (peer.uid === 0 || peer.uid === helperUid) return { allowed: true, peer };
+      return decideFromDirectory(peer, directory);
+    };
+  }
   const groups = new CachedAccountFile(options.groupFile ?? '/etc/group', parseGroupFile);
   const users = new CachedAccountFile(options.passwdFile ?? '/etc/passwd', parsePasswdFile);
   return (socket) => {
-    const fd = unixSocketFd(socket);
-    if (fd === null) return { allowed: false, peer: null, reason: 'the connection has no file descriptor to ask' };
-    let peer: PeerCredentials;
-    try {
-      peer = credentials(fd);
-    } catch (error) {
-      return { allowed: false, peer: null, reason: `cannot read its credentials (${(error as Error).message})` };
-    }
+    const read = readPeer(socket, credentials);
+    if ('reason' in read) return read;
+    const peer = read.peer;
     const group = groups.get().find((entry) => entry.name === CLIENT_GROUP) ?? null;
     const verdict = decidePeer(peer, helperUid, group, users.get());
     if (verdict.allowed) return { allowed: true, peer };
@@ -365,6 +551,30 @@ export function createPeerCheck(path: string, logger: Logger, options: PeerCheck
       reason: group === null ? `not root or the helper's user, and there is no group '${CLIENT_GROUP}'` : `not root, the helper's user or a member of group '${CLIENT_GROUP}' (gid ${group.gid})`,
     };
   };
+}
+
+/** Who is at the other end, or the refusal when that cannot be known. */
+function readPeer(socket: Socket, credentials: (fd: number) => PeerCredentials): { peer: PeerCredentials } | Extract<PeerCheckOutcome, { allowed: false }> {
+  const fd = unixSocketFd(socket);
+  if (fd === null) return { allowed: false, peer: null, reason: 'the connection has no file descriptor to ask' };
+  try {
+    return { peer: credentials(fd) };
+  } catch (error) {
+    return { allowed: false, peer: null, reason: `cannot read its credentials (${(error as Error).message})` };
+  }
+}
+
+/**
+ * The macOS rule for a user other than root and the helper's: the peer's effective gid is the
+ * group's, or the directory service says the user is a member. A lookup that fails refuses.
+ */
+export async function decideFromDirectory(peer: PeerCredentials, directory: DarwinDirectory): Promise<PeerCheckOutcome> {
+  const [group, membership] = await Promise.all([directory.groupId(), directory.isMember(peer.uid)]);
+  if (group.gid !== null && peer.gid === group.gid) return { allowed: true, peer };
+  if (membership.member) return { allowed: true, peer };
+  if (membership.error !== undefined) return { allowed: false, peer, reason: `cannot ask the directory service whether it is in group '${CLIENT_GROUP}' (${membership.error})` };
+  if (group.gid === null && group.error === undefined) return { allowed: false, peer, reason: `not root or the helper's user, and there is no group '${CLIENT_GROUP}'` };
+  return { allowed: false, peer, reason: `not root, the helper's user or a member of group '${CLIENT_GROUP}'${group.gid === null ? '' : ` (gid ${group.gid})`}` };
 }
 
 function addonPeerCredentials(): ((fd: number) => PeerCredentials) | null {

@@ -30,7 +30,7 @@ import {
   type RequestId,
   type ConfProblem,
 } from './protocol.js';
-import { CLIENT_GROUP, createPeerCheck, isNamedPipe, prepareSocketPath, restrictSocket, type PeerCheckOptions, type PeerCheckOutcome } from './authorisation.js';
+import { CLIENT_GROUP, createPeerCheck, isNamedPipe, prepareSocketPath, restrictSocket, type PeerCheck, type PeerCheckOptions, type PeerCheckOutcome } from './authorisation.js';
 import type { Logger } from '../logger.js';
 
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
@@ -72,6 +72,8 @@ export interface ControlServerOptions {
   passwdFile?: string;
   /** Tests only: the peer check's source of credentials (null: as if the addon had none). */
   peerCredentials?: PeerCheckOptions['credentials'];
+  /** Tests only: the macOS directory service the peer check asks (default: on macOS, the real one). */
+  directory?: PeerCheckOptions['directory'];
 }
 
 export class ControlServer {
@@ -79,7 +81,9 @@ export class ControlServer {
   private readonly clients = new Set<ClientState>();
   /** Refused connections still reading their `forbidden` reply. */
   private readonly refused = new Set<Socket>();
-  private peerCheck: ((socket: Socket) => PeerCheckOutcome) | null = null;
+  private peerCheck: PeerCheck | null = null;
+  /** Connections waiting for the peer check's answer (macOS asks the directory service). */
+  private readonly checking = new Set<Socket>();
   private nextClientId = 1;
 
   constructor(private readonly options: ControlServerOptions) {}
@@ -92,6 +96,7 @@ export class ControlServer {
       groupFile: this.options.groupFile,
       passwdFile: this.options.passwdFile,
       credentials: this.options.peerCredentials,
+      directory: this.options.directory,
     });
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
@@ -110,7 +115,7 @@ export class ControlServer {
       }
     });
     server.on('error', (err) => logger.error(`control socket: ${err.message}`));
-    restrictSocket(socketPath, logger, this.options.groupFile);
+    await restrictSocket(socketPath, logger, this.options.groupFile);
   }
 
   /** Sends an event to every subscribed client that wants it. */
@@ -136,6 +141,8 @@ export class ControlServer {
     this.clients.clear();
     for (const socket of this.refused) socket.destroy();
     this.refused.clear();
+    for (const socket of this.checking) socket.destroy();
+    this.checking.clear();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     if (!isNamedPipe(this.options.socketPath)) {
       try {
@@ -148,6 +155,22 @@ export class ControlServer {
 
   private accept(socket: Socket): void {
     const verdict = this.peerCheck?.(socket);
+    if (verdict instanceof Promise) {
+      // Nothing is read until the answer: without a 'data' listener the socket only buffers.
+      this.checking.add(socket);
+      const onError = () => socket.destroy();
+      socket.on('error', onError);
+      void verdict.then((answer) => {
+        socket.off('error', onError);
+        const stillWanted = this.checking.delete(socket);
+        if (stillWanted && !socket.destroyed) this.admit(socket, answer);
+      });
+      return;
+    }
+    this.admit(socket, verdict);
+  }
+
+  private admit(socket: Socket, verdict: PeerCheckOutcome | undefined): void {
     if (verdict && !verdict.allowed) {
       this.refuse(socket, verdict);
       return;
