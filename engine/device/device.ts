@@ -146,6 +146,9 @@ export class Device implements EngineDevice {
   private readonly oneOffset = new Int32Array(1);
   private readonly oneLength = new Int32Array(1);
 
+  /** The TUN's MTU as the sessions know it (it caps their padding); followed once per TUN batch. */
+  private mtu: number;
+
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private closed = false;
@@ -158,6 +161,7 @@ export class Device implements EngineDevice {
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
     this.name = options.tun.name;
+    this.mtu = options.tun.mtu();
     this.indices = new RandomIndexTable<PeerSessionApi>(options.crypto);
     this.bind.open(0);
     this.bind.start(this.onDatagrams);
@@ -173,9 +177,16 @@ export class Device implements EngineDevice {
   // ---------------------------------------------------------------------------------------------
   // Outbound: TUN -> peers -> UDP
 
+  /** The interface's MTU changed (`ip link set mtu`): padding follows it, as in wireguard-go. */
+  private followMtu(): void {
+    this.mtu = this.tun.mtu();
+    for (const peer of this.peers.values()) peer.session?.setMtu(this.mtu);
+  }
+
   private readonly onTunPackets = (batch: PacketBatch): void => {
     if (this.closed) return;
     const now = this.clock.now();
+    if (this.tun.mtu() !== this.mtu) this.followMtu();
     const { buffer, offsets, lengths, count } = batch;
     for (let i = 0; i < count; i++) {
       const offset = offsets[i]!;
@@ -649,6 +660,7 @@ export class Device implements EngineDevice {
       persistentKeepalive: peer.persistentKeepalive,
       indices: this.indices,
       now,
+      mtu: this.mtu,
     });
     peer.session = session;
     this.peerBySession.set(session, peer);

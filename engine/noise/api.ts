@@ -59,6 +59,8 @@ export interface PeerSessionOptions {
   persistentKeepalive: number;
   indices: IndexTable<PeerSession>;
   now: number;
+  /** The TUN's MTU: padding never takes a packet past it (absent: pad to 16 without a cap). */
+  mtu?: number;
 }
 
 /**
@@ -108,6 +110,8 @@ export interface PeerSession {
 
   setPresharedKey(key: Uint8Array | null): void;
   setPersistentKeepalive(seconds: number, now: number): void;
+  /** The TUN's MTU changed: padding is capped at it, as wireguard-go and the kernel do. */
+  setMtu(mtu: number): void;
   /** Our private key changed: drop handshakes and keypairs that used the old one. */
   setLocal(local: LocalIdentity): void;
   /** Zeroes every key and frees every index (peer removed or device closing). */

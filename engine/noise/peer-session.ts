@@ -31,6 +31,7 @@ import {
   MAX_STAGED_PACKETS,
   MAX_TIMER_HANDSHAKES,
   MESSAGE_KEEPALIVE_SIZE,
+  MESSAGE_PADDING_MULTIPLE,
   MESSAGE_TRANSPORT,
   MESSAGE_TRANSPORT_HEADER_SIZE,
   AEAD_TAG_SIZE,
@@ -75,6 +76,19 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Whether counter (hi, lo) has reached REJECT_AFTER_MESSAGES. */
+/**
+ * Zero bytes to add after a plaintext of `length` bytes: up to the next multiple of 16 ("padded
+ * to a multiple of 16", whitepaper §5.4.6), but never past the MTU, so a full-size packet stays
+ * one datagram on the underlay (wireguard-go and the kernel cap it the same way). With mtu 0
+ * (unknown) there is no cap.
+ */
+export function paddingFor(length: number, mtu: number): number {
+  // A packet longer than the MTU (possible only when the OS hands us one) pads its last unit.
+  const lastUnit = mtu > 0 && length > mtu ? length % mtu : length;
+  const rounded = (lastUnit + MESSAGE_PADDING_MULTIPLE - 1) & ~(MESSAGE_PADDING_MULTIPLE - 1);
+  return (mtu > 0 && rounded > mtu ? mtu : rounded) - lastUnit;
+}
+
 function exhausted(keypair: Keypair): boolean {
   return keypair.sendCounterHi === REJECT_HI && keypair.sendCounterLo >= REJECT_LO;
 }
@@ -92,6 +106,8 @@ export class NoisePeerSession implements PeerSession {
   /** DH(our static, their static), precomputed; null when their key is low-order. */
   private staticStatic: Uint8Array | null;
   private persistentKeepaliveMs: number;
+  /** The TUN's MTU, the cap on padding; 0 when unknown. */
+  private mtu: number;
   private readonly cookies: CookieGenerator;
   private readonly keypairs = new KeypairSlots();
   /** Our initiation awaiting a response, if any. */
@@ -139,6 +155,7 @@ export class NoisePeerSession implements PeerSession {
     this.staticStatic = options.crypto.sharedSecret(this.local.privateKey, this.remotePublicKey);
     this.cookies = new CookieGenerator(options.crypto, this.remotePublicKey);
     this.persistentKeepaliveMs = Math.max(0, options.persistentKeepalive) * 1000;
+    this.mtu = options.mtu ?? 0;
     // wireguard-go sends a keepalive when a peer with persistent keepalive comes up; with no
     // keypair yet that starts a handshake.
     if (this.persistentKeepaliveMs > 0) this.keepaliveWanted = true;
@@ -192,7 +209,7 @@ export class NoisePeerSession implements PeerSession {
 
   /** Encrypts in place with `keypair` (usable, checked by the caller); returns the datagram length. */
   private seal(keypair: Keypair, buffer: Uint8Array, offset: number, length: number, now: number): number {
-    const padded = (length + 15) & ~15;
+    const padded = length + paddingFor(length, this.mtu);
     if (padded > length) buffer.fill(0, offset + length, offset + padded);
     const lo = keypair.sendCounterLo;
     const hi = keypair.sendCounterHi;
@@ -542,6 +559,10 @@ export class NoisePeerSession implements PeerSession {
   setPresharedKey(key: Uint8Array | null): void {
     this.presharedKey.fill(0);
     this.presharedKey = (key ?? ZERO_PRESHARED_KEY).slice();
+  }
+
+  setMtu(mtu: number): void {
+    this.mtu = mtu;
   }
 
   setPersistentKeepalive(seconds: number, now: number): void {
