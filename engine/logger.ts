@@ -1,6 +1,7 @@
 /**
- * The logger every engine part is handed (never a global). Messages are plain sentences;
- * keys never appear in them unredacted (see redactKey).
+ * The logger every engine part is handed (never a global). Messages are plain sentences; private
+ * and preshared keys never appear in them, and peers are named by a short prefix of their public
+ * key (as engine/device/device.ts peerName does).
  */
 export interface Logger {
   debug(message: string): void;
@@ -11,7 +12,3 @@ export interface Logger {
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** A key as it may appear in logs: the first 4 base64 characters of its public form, or <redacted> for secrets. */
-export function redactKey(): string {
-  return '<redacted>';
-}
