@@ -13,24 +13,18 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { type Server } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { silentLogger } from '../../engine/logger.js';
-import { HelperClient } from '../../main/helper-client.js';
-import { registerIpcHandlers, type InvokeEventLike } from '../../main/ipc-handlers.js';
-import { channelOf, invokeNames, pushNames, type PushName, type PushPayload } from '../../main/ipc-schema.js';
-import { createRelay } from '../../main/relay.js';
-import { TunnelStoreView } from '../../main/tunnel-store-view.js';
-import { CONTENT_SECURITY_POLICY } from '../../main/window-security.js';
+import { type BrowserContext, type Page } from 'playwright-core';
+import type { HelperClient } from '../../main/helper-client.js';
 import { NetnsLab, netnsUnavailableReason, run, waitFor } from '../support/netns.js';
 import { repoPath } from '../support/paths.js';
+import { buildRenderer, CHROMIUM, dropFiles, openApp, serveRenderer } from './renderer-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const skip =
   netnsUnavailableReason(['wg', 'wg-quick', 'wireguard-go', 'ping']) ?? (existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed`);
 const compiled = fileURLToPath(import.meta.url).includes(`${'/'}dist${'/'}`);
@@ -44,7 +38,6 @@ let socketPath = '';
 let storeDir = '';
 let helper: ChildProcess | null = null;
 let helperLog = '';
-let pageLog = '';
 let httpServer: Server | null = null;
 let browser: BrowserContext | null = null;
 let client: HelperClient | null = null;
@@ -89,137 +82,8 @@ function storeContents(): string {
   return existsSync(storeDir) ? walk(storeDir).sort().join('\n') : '';
 }
 
-function buildRenderer(): void {
-  const vite = repoPath('node_modules', 'vite', 'bin', 'vite.js');
-  const built = spawnSync(process.execPath, [vite, 'build', '--config', repoPath('renderer', 'vite.config.ts'), '--logLevel', 'warn'], {
-    cwd: repoPath(),
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  if (built.status !== 0) throw new Error(`vite build of the renderer failed:\n${built.stderr}`);
-}
-
-const mime: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.png': 'image/png' };
-
-async function serveRenderer(): Promise<string> {
-  const root = repoPath('renderer', 'dist');
-  const server = createServer((request, response) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)));
-    const file = path === root || path === `${root}/` ? join(root, 'index.html') : path;
-    if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
-      response.writeHead(404).end();
-      return;
-    }
-    response.writeHead(200, { 'content-type': mime[extname(file)] ?? 'application/octet-stream', 'content-security-policy': CONTENT_SECURITY_POLICY });
-    response.end(readFileSync(file));
-  });
-  httpServer = server;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  assert.ok(address && typeof address === 'object');
-  return `http://127.0.0.1:${address.port}/index.html`;
-}
-
-/**
- * Opens the page with `window.wirelane` wired to main's relay: invokes go through the real
- * registerIpcHandlers (sender = this page's frame), pushes come from the real TunnelStoreView.
- */
-async function openApp(pageUrl: string): Promise<Page> {
-  // A fresh profile per run (Playwright passes it as --user-data-dir).
-  const context = await chromium.launchPersistentContext(join(work, 'chromium'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1100, height: 860 },
-  });
-  browser = context;
-  const p = context.pages()[0] ?? (await context.newPage());
-  p.on('console', (message) => (pageLog += `${message.type()}: ${message.text()}\n`));
-  p.on('pageerror', (error) => (pageLog += `page error: ${error.message}\n`));
-
-  const helperClient = new HelperClient({ socketPath, logger: silentLogger, reconnectDelaysMs: [200, 500, 1000], isInstalled: () => true, subscribe: { logs: true } });
-  client = helperClient;
-  const view = new TunnelStoreView(helperClient.availability, 'linux');
-  const push = <K extends PushName>(name: K, payload: PushPayload<K>) =>
-    void p.evaluate(`window.__wirelanePush?.(${JSON.stringify(channelOf(name))}, ${JSON.stringify(payload)})`).catch(() => {});
-  helperClient.onAvailability((availability) => {
-    view.setHelper(availability);
-    if (availability.state !== 'running') return;
-    helperClient.request('list', {}).then(
-      (listed) => {
-        if (listed.ok) view.setTunnels(listed.value.tunnels);
-      },
-      // The connection dropped before the reply; the next 'running' lists again.
-      () => {},
-    );
-  });
-  helperClient.onEvent((event) => {
-    view.applyEvent(event);
-    if (event.event === 'log') push('onLog', { name: event.name, entry: event.entry });
-  });
-  view.onChange((change) => (change.kind === 'snapshot' ? push('onSnapshot', change.snapshot) : push('onStatus', change.next)));
-
-  const relay = createRelay({
-    client: helperClient,
-    view,
-    requestedDisconnects: new Set(),
-    desktop: {
-      pickImportFiles: async () => null,
-      chooseSavePath: async () => null,
-      writeFile: async () => {},
-      copyText: () => {},
-    },
-  });
-  const handlers = new Map<string, (event: InvokeEventLike, ...args: unknown[]) => Promise<unknown>>();
-  registerIpcHandlers({ handle: (c, l) => void handlers.set(c, l), removeHandler: (c) => void handlers.delete(c) }, relay, { webContentsId: () => 1, pageUrl }, silentLogger);
-
-  await p.exposeBinding('__wirelaneInvoke', async (source, channel: string, args: unknown[]) => {
-    const handler = handlers.get(channel);
-    if (!handler) return { ok: false, error: { code: 'forbidden', message: `no such channel ${channel}` } };
-    return handler({ sender: { id: 1 }, senderFrame: { url: source.frame.url(), parent: source.frame.parentFrame() } }, ...args);
-  });
-  // The page-side half, as the preload's buildBridge makes it: one method per schema entry.
-  // Plain JavaScript text, so no transpiler helper (tsx's __name) leaks into the page.
-  await p.addInitScript({
-    content: `(() => {
-      const invokes = ${JSON.stringify(invokeNames)};
-      const pushes = ${JSON.stringify(pushNames)};
-      const listeners = new Map();
-      window.__wirelanePush = (channel, payload) => {
-        for (const listener of listeners.get(channel) ?? []) listener(payload);
-      };
-      const api = {};
-      for (const name of invokes) api[name] = (...args) => window.__wirelaneInvoke('wirelane:' + name, args);
-      for (const name of pushes) {
-        api[name] = (listener, options) => {
-          const channel = 'wirelane:' + name;
-          if (!listeners.has(channel)) listeners.set(channel, new Set());
-          listeners.get(channel).add(listener);
-          const stop = () => listeners.get(channel).delete(listener);
-          options?.signal?.addEventListener('abort', stop, { once: true });
-          return stop;
-        };
-      }
-      window.wirelane = Object.freeze(api);
-    })();`,
-  });
-  helperClient.start();
-  await p.goto(pageUrl);
-  return p;
-}
-
 async function shot(p: Page, name: string): Promise<void> {
   await p.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
-/** Drops files on the window as a person dragging them from a file manager would. */
-async function dropFiles(p: Page, files: { name: string; text: string }[]): Promise<void> {
-  await p.evaluate(`(() => {
-    const transfer = new DataTransfer();
-    for (const f of ${JSON.stringify(files)}) transfer.items.add(new File([f.text], f.name, { type: 'text/plain' }));
-    window.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
-    window.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
-  })()`);
 }
 
 /** "1.50 KiB received" -> 1536. */
@@ -261,8 +125,13 @@ after(async () => {
 });
 
 test('the window against the real helper: import, connect with live numbers, disconnect, broken import, helper restart', { skip: skip ?? false, timeout: 240_000 }, async () => {
-  const p = await openApp(await serveRenderer());
-  const hint = () => `\nhelper log:\n${helperLog.slice(-3000)}\npage log:\n${pageLog.slice(-3000)}`;
+  const served = await serveRenderer();
+  httpServer = served.server;
+  const app = await openApp({ pageUrl: served.pageUrl, socketPath, profileDir: join(work, 'chromium') });
+  browser = app.context;
+  client = app.client;
+  const p = app.page;
+  const hint = () => `\nhelper log:\n${helperLog.slice(-3000)}\npage log:\n${app.log().slice(-3000)}`;
   try {
     await steps(p, hint);
   } catch (error) {

@@ -118,13 +118,16 @@ export function ConfEditor({ value, onChange, problems, label }: ConfEditorProps
     <div className="conf-editor">
       <div ref={host} className="conf-editor-host" />
       {problems.length > 0 && (
-        <ul className="problems" role="alert" aria-label="Problems in this configuration">
-          {problems.map((problem, index) => (
-            <li key={index}>
-              {problem.line > 0 ? <strong>Line {problem.line}:</strong> : <strong>File:</strong>} {problem.message}
-            </li>
-          ))}
-        </ul>
+        // The alert wraps the list: role="alert" on the <ul> itself would hide its list semantics.
+        <div role="alert" aria-label="Problems in this configuration">
+          <ul className="problems">
+            {problems.map((problem, index) => (
+              <li key={index}>
+                {problem.line > 0 ? <strong>Line {problem.line}:</strong> : <strong>File:</strong>} {problem.message}
+              </li>
+            ))}
+          </ul>
+        </div>
       )}
     </div>
   );

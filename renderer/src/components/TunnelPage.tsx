@@ -100,8 +100,12 @@ export function TunnelPage({ tunnel, rates, wirelane, now, onEdit, onRename, onD
           aria-checked={on}
           aria-label={`${on ? 'Disconnect' : 'Connect'} ${tunnel.name}`}
           className={`toggle ${on ? 'on' : ''}`}
-          disabled={busy}
-          onClick={() => void toggle()}
+          // aria-disabled, not disabled: disabling the focused button would drop keyboard focus to
+          // the page each time the tunnel is toggled.
+          aria-disabled={busy}
+          onClick={() => {
+            if (!busy) void toggle();
+          }}
         >
           {on ? 'Disconnect' : 'Connect'}
         </button>
