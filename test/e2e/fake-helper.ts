@@ -1,9 +1,10 @@
 /**
  * A small stand-in for the helper's socket, speaking the control protocol over a real Unix
- * socket: for the helper client's unit tests (reconnect, fan-out) and for looking at the UI
- * before a real helper runs. It validates requests with the same protocol schemas; tunnels
- * live in memory; `invalid_config` is returned for text without an [Interface] line.
- * The committed e2e test never uses it: it runs against the real helper.
+ * socket: for the helper client's unit tests (reconnect, fan-out) and the accessibility e2e,
+ * which checks screens and keyboard use and needs no tunnel to carry traffic. It validates
+ * requests with the same protocol schemas; tunnels live in memory; `invalid_config` is returned
+ * for text without an [Interface] line. The app e2e (app.e2e.test.ts) runs against the real
+ * helper instead.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { requestSchema, type HelperEvent, type Request, type TunnelSummary } from '../../engine/helper/protocol.js';
