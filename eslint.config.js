@@ -13,7 +13,7 @@ export default defineConfig(
     'dist/',
     'node_modules/',
     'renderer/dist/',
-    'engine/tun/native/build/',
+    'engine/native/build/',
     'test-results/',
   ]),
 

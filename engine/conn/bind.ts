@@ -7,7 +7,7 @@
  * Implementations: udp-bind.ts over the native addon (IPv4 and IPv6 sockets, SO_MARK on
  * Linux), memory-bind.ts for tests.
  */
-import type { PacketBatch } from '../tun/tun.js';
+import type { PacketBatch } from '../packet-buffer.js';
 
 /** A remote UDP address. Opaque to the protocol; compare with `key`. */
 export interface Endpoint {

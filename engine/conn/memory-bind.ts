@@ -7,7 +7,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseAddress } from '../routing/cidr.js';
-import { HEADROOM, TAILROOM } from '../tun/tun.js';
+import { HEADROOM, TAILROOM } from '../packet-buffer.js';
 import type { Bind, DatagramBatch, Endpoint } from './bind.js';
 
 /** The bytes of an IPv4 or IPv6 literal; throws on anything else. */

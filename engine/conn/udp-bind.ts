@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import { ioAddon, SOURCE_RECORD_BYTES, type IoAddon, type IoStats, type UdpHandle } from '../tun/native-addon.js';
+import { ioAddon, SOURCE_RECORD_BYTES, type IoAddon, type IoStats, type UdpHandle } from '../native/addon.js';
 import type { Bind, DatagramBatch, Endpoint } from './bind.js';
 import { EndpointCache, parseEndpoint } from './endpoint.js';
 

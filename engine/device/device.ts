@@ -48,7 +48,8 @@ import {
 import type { LocalIdentity, PeerSession as PeerSessionApi } from '../noise/api.js';
 import { createLocalIdentity, consumeInitiation, DeviceCookieChecker, createPeerSession } from '../noise/index.js';
 import { AllowedIps } from '../routing/allowed-ips.js';
-import { HEADROOM, type PacketBatch, type TunDevice } from '../tun/tun.js';
+import { HEADROOM, type PacketBatch } from '../packet-buffer.js';
+import type { TunDevice } from '../tun/tun.js';
 import {
   UAPI_EINVAL,
   type UapiDeviceSnapshot,

@@ -31,7 +31,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, unl
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
-import { ioAddon, type PeerCredentials } from '../tun/native-addon.js';
+import { ioAddon, type PeerCredentials } from '../native/addon.js';
 
 /** The group whose members may use the helper. */
 export const CLIENT_GROUP = 'wirelane';

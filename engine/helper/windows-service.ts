@@ -1,6 +1,6 @@
 /**
  * The helper as a Windows service. The Service Control Manager only runs programs that speak
- * its protocol; the addon speaks it (engine/tun/native/src/service_win32.c) from a thread of its
+ * its protocol; the addon speaks it (engine/native/src/service_win32.c) from a thread of its
  * own, so the Node runtime running wirelane-helper is the service process, with no wrapper.
  *
  * `wirelane-helper --service` (what packaging/service/install-service.ps1 registers):
@@ -13,7 +13,7 @@
  * (ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) and the helper stops with a message saying so.
  */
 import type { Logger } from '../logger.js';
-import { ioAddon } from '../tun/native-addon.js';
+import { ioAddon } from '../native/addon.js';
 
 /** The service's name, as install-service.ps1 registers it. */
 export const HELPER_SERVICE_NAME = 'WirelaneHelper';

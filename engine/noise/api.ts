@@ -72,7 +72,7 @@ export interface PeerSession {
 
   /**
    * Encrypts one IP packet. The packet lies at `buffer[offset, offset+length)` with HEADROOM
-   * free bytes before and TAILROOM after (engine/tun/tun.ts); the datagram is written in place
+   * free bytes before and TAILROOM after (engine/packet-buffer.ts); the datagram is written in place
    * starting at offset - HEADROOM. Returns the datagram's length, or 0 when no keypair can send:
    * the packet was then copied into the staging queue and a handshake will be due (call poll).
    */

@@ -22,7 +22,7 @@
  * are the subarray views the crypto backend takes.
  */
 import type { CryptoBackend } from '../crypto/backend.js';
-import { HEADROOM, TAILROOM } from '../tun/tun.js';
+import { HEADROOM, TAILROOM } from '../packet-buffer.js';
 import type { ConsumedInitiation, IndexTable, LocalIdentity, PeerSession, PeerSessionOptions } from './api.js';
 import { CookieGenerator } from './cookie.js';
 import {

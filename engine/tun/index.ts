@@ -5,8 +5,9 @@ import { openLinuxTun } from './tun-linux.js';
 import { openWin32Tun } from './tun-win32.js';
 import type { TunDevice } from './tun.js';
 
-export type { PacketBatch, TunDevice, OpenTun } from './tun.js';
-export { HEADROOM, TAILROOM } from './tun.js';
+export type { TunDevice, OpenTun } from './tun.js';
+export type { PacketBatch } from '../packet-buffer.js';
+export { HEADROOM, TAILROOM } from '../packet-buffer.js';
 
 /** Opens or creates the TUN interface `name` with MTU `mtu` ("utun" on macOS lets the kernel choose). */
 export function openTun(name: string, mtu: number, options: NativeTunOptions = {}): TunDevice {

@@ -6,7 +6,8 @@
  * back is copied into `written` and announced to `onWrite` listeners. `remove` plays
  * `ip link del`.
  */
-import { HEADROOM, TAILROOM, type PacketBatch, type TunDevice } from './tun.js';
+import { HEADROOM, TAILROOM, type PacketBatch } from '../packet-buffer.js';
+import type { TunDevice } from './tun.js';
 
 
 /**

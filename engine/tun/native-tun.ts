@@ -13,8 +13,9 @@
  */
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import { ioAddon, type IoAddon, type IoStats, type TunHandle } from './native-addon.js';
-import { HEADROOM, TAILROOM, type PacketBatch, type TunDevice } from './tun.js';
+import { ioAddon, type IoAddon, type IoStats, type TunHandle } from '../native/addon.js';
+import { HEADROOM, TAILROOM, type PacketBatch } from '../packet-buffer.js';
+import type { TunDevice } from './tun.js';
 
 /** Packets read per readiness event, at most (one JS call each). */
 export const DEFAULT_TUN_BATCH = 128;

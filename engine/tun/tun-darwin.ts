@@ -9,7 +9,7 @@
  * /var/run/wireguard/utunN.sock. See writeTunNameFile.
  */
 import { rmSync, writeFileSync } from 'node:fs';
-import { ioAddon } from './native-addon.js';
+import { ioAddon } from '../native/addon.js';
 import { NativeTun, type NativeTunOptions } from './native-tun.js';
 import type { TunDevice } from './tun.js';
 

@@ -4,7 +4,7 @@
  * Deletion (`ip link del`, as `wg-quick down` does) is seen by the addon as a read error or
  * POLLERR, and by the once-a-second MTU check as ENODEV.
  */
-import { ioAddon } from './native-addon.js';
+import { ioAddon } from '../native/addon.js';
 import { NativeTun, type NativeTunOptions } from './native-tun.js';
 
 /** Opens (creating if needed) the TUN interface `name` and sets its MTU (0 keeps the current one). */

@@ -4,7 +4,7 @@
  * whenever Wintun's read-wait event fires. Wintun reports a removed adapter as the end of
  * the ring (ERROR_HANDLE_EOF), which the addon turns into onClosed.
  */
-import { ioAddon } from './native-addon.js';
+import { ioAddon } from '../native/addon.js';
 import { NativeTun, type NativeTunOptions } from './native-tun.js';
 
 /** Creates the Wintun adapter `name`; `mtu` is recorded (Windows sets the MTU per IP interface, in engine/os). */

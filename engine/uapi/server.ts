@@ -18,7 +18,7 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
-import { ioAddon } from '../tun/native-addon.js';
+import { ioAddon } from '../native/addon.js';
 import { formatUapiErrno, formatUapiGet, parseUapiSetLines } from './protocol.js';
 import { UAPI_EINVAL, UAPI_EIO, UAPI_EPROTO, type UapiTarget } from './types.js';
 
@@ -52,7 +52,7 @@ export const UAPI_PIPE_PREFIX = '\\\\.\\pipe\\ProtectedPrefix\\Administrators\\W
  * node:net creates pipe instances with the default descriptor of the process token (which also
  * lets Everyone open the pipe for reading - not for writing, so no request can be sent) and
  * has no way to pass another; the addon's pipeSetSecurity replaces it right after listen()
- * (see engine/tun/native/src/pipe_win32.c for how, and why it cannot be done before).
+ * (see engine/native/src/pipe_win32.c for how, and why it cannot be done before).
  */
 export const UAPI_PIPE_SDDL = 'O:SYD:P(A;;GA;;;SY)(A;;GA;;;BA)S:(ML;;NWNRNX;;;HI)';
 

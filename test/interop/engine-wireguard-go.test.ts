@@ -184,7 +184,7 @@ describe('wirelane-engine interoperates with wireguard-go through wg-quick', { s
   });
 
   test('bulk uploads from our side arrive intact (the TUN hands us TCP super-packets we cut into segments), IPv4 and IPv6', async () => {
-    // The engine enables TSO on its TUN (engine/tun/native/src/tun_linux.c): a local TCP
+    // The engine enables TSO on its TUN (engine/native/src/tun_linux.c): a local TCP
     // sender's 64 KiB writes reach us whole and are segmented by us, with sequence numbers,
     // flags and checksums rewritten. A mistake there corrupts the stream or stalls it.
     const sink = [

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoPath } from '../support/paths.js';
 
-const SOURCE_DIR = repoPath('engine', 'tun', 'native', 'src');
+const SOURCE_DIR = repoPath('engine', 'native', 'src');
 const SOURCES = ['addon.c', 'js_glue.c', 'tun_posix.c', 'tun_linux.c', 'tun_darwin.c', 'tun_win32.c', 'udp_posix.c', 'udp_win32.c', 'pipe_win32.c', 'service_win32.c'];
 const WINDOWS_FILES = ['tun_win32.c', 'udp_win32.c', 'pipe_win32.c', 'service_win32.c'];
 const CC = 'x86_64-w64-mingw32-gcc';
@@ -44,7 +44,7 @@ test('the Windows UDP part exports the same functions with the same argument cou
 });
 
 test('binding.gyp compiles the Windows UDP part and links Winsock on Windows', () => {
-  const gyp = readFileSync(repoPath('engine', 'tun', 'native', 'binding.gyp'), 'utf8');
+  const gyp = readFileSync(repoPath('engine', 'native', 'binding.gyp'), 'utf8');
   assert.match(gyp, /"src\/udp_win32\.c"/);
   assert.match(gyp, /"OS=='win'"[\s\S]*"ws2_32\.lib"/);
 });

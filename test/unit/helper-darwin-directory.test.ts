@@ -24,7 +24,7 @@ import {
 } from '../../engine/helper/authorisation.js';
 import { ControlServer } from '../../engine/helper/server.js';
 import type { Logger } from '../../engine/logger.js';
-import type { PeerCredentials } from '../../engine/tun/native-addon.js';
+import type { PeerCredentials } from '../../engine/native/addon.js';
 
 const MEMBER = 'user is a member of the group\n';
 const NOT_MEMBER = 'user is not a member of the group\n';

@@ -24,7 +24,7 @@ import { runWirelane, type CliIo } from '../../engine/cli/wirelane.js';
 import { HelperClient, HelperRequestError } from '../../engine/helper/client.js';
 import { ControlServer } from '../../engine/helper/server.js';
 import type { Logger } from '../../engine/logger.js';
-import { ioAddon, type PeerCredentials } from '../../engine/tun/native-addon.js';
+import { ioAddon, type PeerCredentials } from '../../engine/native/addon.js';
 import { repoPath } from '../support/paths.js';
 
 const GROUP_TEXT = [

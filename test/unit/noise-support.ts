@@ -4,7 +4,7 @@
 import { loadCryptoBackend, sodiumAvailability } from '../../engine/crypto/index.js';
 import type { CryptoBackend } from '../../engine/crypto/backend.js';
 import type { PeerSession } from '../../engine/noise/api.js';
-import { HEADROOM, TAILROOM } from '../../engine/tun/tun.js';
+import { HEADROOM, TAILROOM } from '../../engine/packet-buffer.js';
 import { consumeInitiation, createLocalIdentity, type NoiseIdentity } from '../../engine/noise/handshake.js';
 import { DeviceCookieChecker } from '../../engine/noise/cookie.js';
 import { messageType, readU32 } from '../../engine/noise/messages.js';

@@ -16,7 +16,7 @@ import { formatCidr } from '../../engine/routing/cidr.js';
 import { parseUapiSet } from '../../engine/uapi/protocol.js';
 import { bytesEqual, cidr, countingCrypto, createPair, crypto, eventually, FakeClock, ipv4Packet, ipv6Packet, junkInitiation, peerChange, setRequest } from '../support/device-harness.js';
 import { Pair, type Side } from './noise-support.js';
-import { HEADROOM, TAILROOM } from '../../engine/tun/tun.js';
+import { HEADROOM, TAILROOM } from '../../engine/packet-buffer.js';
 
 
 test('under load, a cookie is bound to the source port too: the same IP on another port must prove itself again', async () => {

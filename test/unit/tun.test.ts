@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HEADROOM, TAILROOM, type PacketBatch } from '../../engine/tun/tun.js';
+import { HEADROOM, TAILROOM, type PacketBatch } from '../../engine/packet-buffer.js';
 
 const CHILD_ENV = 'WIRELANE_TUN_TEST_CHILD';
 const BATCH_SIZE = 128;

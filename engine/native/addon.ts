@@ -1,5 +1,5 @@
 /**
- * The wirelane_io addon (engine/tun/native), loaded on first use and typed here.
+ * The wirelane_io addon (engine/native), loaded on first use and typed here.
  *
  * Handles are opaque External values; every function checks the handle's type tag, so a TUN
  * handle passed where a UDP one is expected throws instead of crashing. Errors thrown by the
@@ -99,14 +99,14 @@ export interface PeerCredentials {
 
 const ADDON_FILE = 'wirelane_io.node';
 
-/** Where the built addon may be: beside this file's source, or from dist/engine/tun back to the source tree. */
+/** Where the built addon may be: beside this file's source, or from dist/engine/native back to the source tree. */
 function candidatePaths(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const paths: string[] = [];
   const override = process.env['WIRELANE_IO_ADDON'];
   if (override) paths.push(override);
-  paths.push(join(here, 'native', 'build', 'Release', ADDON_FILE));
-  paths.push(join(here, '..', '..', '..', 'engine', 'tun', 'native', 'build', 'Release', ADDON_FILE));
+  paths.push(join(here, 'build', 'Release', ADDON_FILE));
+  paths.push(join(here, '..', '..', '..', 'engine', 'native', 'build', 'Release', ADDON_FILE));
   return paths;
 }
 
@@ -120,7 +120,7 @@ export function ioAddon(): IoAddon {
   if (!found) {
     throw new Error(
       `the wirelane_io addon is not built (looked in ${paths.join(', ')}); run npm ci or ` +
-        '`npx node-gyp rebuild --directory engine/tun/native`',
+        '`npx node-gyp rebuild --directory engine/native`',
     );
   }
   const require = createRequire(import.meta.url);
