@@ -6,7 +6,7 @@
 import type { ConfParseResult, TunnelConfig } from '../conf/types.js';
 import type { ConfProblem } from './protocol.js';
 import { keyToBase64 } from '../keys.js';
-import { formatCidr } from '../routing/cidr.js';
+import { formatCidr, type Cidr } from '../routing/cidr.js';
 
 export interface ConfInfo {
   publicKey: string;
@@ -49,8 +49,47 @@ export function describeConfig(config: TunnelConfig, publicKeyOf: (privateKey: U
       p.endpoint ? [p.endpoint.host.includes(':') ? `[${p.endpoint.host}]:${p.endpoint.port}` : `${p.endpoint.host}:${p.endpoint.port}`] : [],
     ),
     hasScripts: iface.preUp.length + iface.postUp.length + iface.preDown.length + iface.postDown.length > 0,
-    fullTunnel: config.peers.some((p) => p.allowedIps.some((c) => c.bits === 0)),
+    fullTunnel: isFullTunnel(config),
   };
+}
+
+/**
+ * The address families (4, 6) whose whole address space the prefixes cover together: 0.0.0.0/0,
+ * or 0.0.0.0/1 + 128.0.0.0/1, or any other set whose union is every address of the family. Such a
+ * tunnel carries all traffic of that family exactly as a /0 does, so everything that treats a /0
+ * specially (kill switch, policy routing, DNS as the default route, the "full tunnel" flag) must
+ * treat these the same: this is the one place that decides it (contract in DESIGN.md).
+ */
+export function fullTunnelFamilies(prefixes: readonly Cidr[]): Set<4 | 6> {
+  const families = new Set<4 | 6>();
+  for (const family of [4, 6] as const) {
+    const width = family === 4 ? 32 : 128;
+    const ranges = prefixes
+      .filter((prefix) => prefix.family === family && prefix.bits >= 0 && prefix.bits <= width)
+      .map((prefix) => rangeOf(prefix, width))
+      .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+    let next = 0n; // the lowest address not covered yet
+    for (const range of ranges) {
+      if (range.first > next) break; // a gap
+      if (range.last + 1n > next) next = range.last + 1n;
+    }
+    if (next === 1n << BigInt(width)) families.add(family);
+  }
+  return families;
+}
+
+/** A tunnel whose peers' AllowedIPs together cover IPv4 or IPv6 entirely (Table=off included:
+ *  the caller decides whether routes go in). */
+export function isFullTunnel(config: TunnelConfig): boolean {
+  return fullTunnelFamilies(config.peers.flatMap((peer) => peer.allowedIps)).size > 0;
+}
+
+function rangeOf(prefix: Cidr, width: number): { first: bigint; last: bigint } {
+  let value = 0n;
+  for (const byte of prefix.address) value = (value << 8n) | BigInt(byte);
+  const hostBits = BigInt(width - prefix.bits);
+  const first = (value >> hostBits) << hostBits;
+  return { first, last: first + (1n << hostBits) - 1n };
 }
 
 /** The text with every PrivateKey and PresharedKey value replaced by "(hidden)". */
