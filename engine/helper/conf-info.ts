@@ -4,7 +4,8 @@
  * is a full tunnel). Also hides secrets in text sent to the app.
  */
 import type { ConfParseResult, TunnelConfig } from '../conf/types.js';
-import type { ConfProblem } from './protocol.js';
+import { HIDDEN_KEY_MARKER, type ConfProblem } from './protocol.js';
+import { tokenizeConf } from '../conf/parse.js';
 import { keyToBase64 } from '../keys.js';
 import { formatCidr, type Cidr } from '../routing/cidr.js';
 
@@ -92,9 +93,26 @@ function rangeOf(prefix: Cidr, width: number): { first: bigint; last: bigint } {
   return { first, last: first + (1n << hostBits) - 1n };
 }
 
-/** The text with every PrivateKey and PresharedKey value replaced by "(hidden)". */
+/** Keys whose values never leave the helper except through `export`. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['privatekey', 'presharedkey']);
+
+/**
+ * The text with every PrivateKey and PresharedKey value replaced by HIDDEN_KEY_MARKER. Lines are
+ * read with the parser's own tokeniser, so any spelling the parser would take for such a key
+ * (case, tabs, Unicode spaces it trims, a comment after the value, any section) is hidden too;
+ * a line with a control character, which the parser refuses, is still hidden.
+ */
 export function hideSecrets(text: string): string {
-  return text.replace(/^([ \t]*(?:PrivateKey|PresharedKey)[ \t]*=[ \t]*)[^\r\n#]*/gim, '$1(hidden)');
+  const lines = text.split('\n');
+  for (const token of tokenizeConf(text)) {
+    if (token.kind !== 'entry' || !SECRET_KEYS.has(token.lowerKey)) continue;
+    const original = lines[token.line - 1]!;
+    // token.raw lacks the line's '\r' and, on line 1, a byte-order mark: keep both.
+    const prefix = original.slice(0, original.length - token.raw.length - (original.endsWith('\r') ? 1 : 0));
+    const suffix = original.endsWith('\r') ? '\r' : '';
+    lines[token.line - 1] = `${prefix}${token.raw.slice(0, token.valueStart)}${HIDDEN_KEY_MARKER}${token.raw.slice(token.valueEnd)}${suffix}`;
+  }
+  return lines.join('\n');
 }
 
 /** One line for a person: "line N: key: message", or the message alone when it concerns the whole file (line 0). */
