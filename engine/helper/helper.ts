@@ -5,7 +5,7 @@
  * behind (interfaces, routes, rules, DNS), then the socket opens, so no client ever sees a
  * half-configured system.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Bind } from '../conn/bind.js';
 import { parseConf } from '../conf/parse.js';
 import type { CryptoBackend } from '../crypto/backend.js';
@@ -19,8 +19,11 @@ import { createEngineLauncher } from './engine-launcher.js';
 import { createRequestHandler } from './handlers.js';
 import { NetworkWatch } from './network-watch.js';
 import { ControlServer } from './server.js';
+import { isNamedPipe } from './authorisation.js';
+import { requireTrustedDirectory } from './path-ownership.js';
 import { TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
+import { TunnelGuards } from './tunnel-guards.js';
 
 export const HELPER_VERSION = '0.1.0';
 
@@ -57,6 +60,10 @@ export function journalDirOf(storeDir: string): string {
 
 export async function startHelper(options: HelperOptions): Promise<RunningHelper> {
   const { logger, crypto } = options;
+  // Before anything is read or run from them: a store or socket directory another user can
+  // change would let that user plant journals (run as root at recovery) or race the socket.
+  requireTrustedDirectory(options.storeDir, 'the store');
+  if (!isNamedPipe(options.socketPath)) requireTrustedDirectory(dirname(options.socketPath), 'the socket directory');
   const store = TunnelStore.open(options.storeDir, logger, options.storeFaults);
 
   const recovered = await options.os.recover();
@@ -64,6 +71,15 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
     logger.warn(`recovered from an unclean stop: undid ${recovered.undone.length} change(s): ${recovered.undone.join('; ')}`);
   }
   for (const failure of recovered.failures) logger.error(`recovery could not undo ${failure.step}: ${failure.error}`);
+
+  // The kill switch outlives the tunnels' journals: a tunnel still on keeps blocking until it
+  // reconnects; one turned off (or deleted) is released here.
+  const guards = new TunnelGuards({
+    killSwitch: options.os.killSwitch ?? null,
+    killSwitchSetting: (name) => (store.has(name) ? store.meta(name).killSwitch : undefined),
+    logger,
+  });
+  await guards.recover((name) => store.has(name) && store.meta(name).on);
 
   const inspector = createConfInspector(parseConf, (key) => crypto.publicKey(key));
   const launcher =
@@ -76,6 +92,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       createBind: options.createBind,
       createDevice: (deviceOptions) => new Device(deviceOptions),
       readSettings: () => store.readSettings(),
+      guards,
     });
 
   let server: ControlServer | null = null;
@@ -103,6 +120,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       manager,
       inspector,
       helperVersion: HELPER_VERSION,
+      guards,
       broadcast: (event) => server?.broadcast(event),
       generateKeypair: () => {
         const privateKey = crypto.generatePrivateKey();

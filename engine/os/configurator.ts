@@ -9,6 +9,8 @@ import { linuxSteps, probeLinux, readOriginal, type LinuxOptions } from './linux
 import { planTunnel } from './plan.js';
 import { describeCommand, execFileRunner } from './runner.js';
 import { probeWin32, win32Steps } from './win32.js';
+import { KillSwitch, killSwitchDirOf, type KillSwitchFirewall } from './killswitch.js';
+import { nftFirewall } from './killswitch-nft.js';
 import type {
   AppliedTunnel,
   CommandRunner,
@@ -54,6 +56,9 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
   const run = options.runner ?? execFileRunner();
   const logger = options.logger ?? silentLogger;
   const linuxOptions = options.linux ?? {};
+  // The one file the OS layer edits in place (Linux without resolvectl or resolvconf): journals
+  // may restore it and nothing else.
+  const restorableFiles = platform === 'linux' ? [linuxOptions.resolvConfPath ?? '/etc/resolv.conf'] : [];
 
   const steps = (plan: OsTunnelPlan): OsStep[] => {
     if (plan.platform !== platform) throw new Error(`a ${plan.platform} plan cannot be applied on ${platform}`);
@@ -62,8 +67,12 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
     return win32Steps(plan);
   };
 
+  const firewall: KillSwitchFirewall | null = platform === 'linux' ? nftFirewall(run) : null;
+  const killSwitch = firewall ? new KillSwitch({ dir: killSwitchDirOf(options.journalDir), platform, firewall, logger }) : null;
+
   return {
     platform,
+    killSwitch,
     probe(input: OsTunnelInput): Promise<SystemFacts> {
       if (platform === 'linux') return probeLinux(input, run, linuxOptions);
       if (platform === 'darwin') return probeDarwin(input, run);
@@ -82,17 +91,17 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
       } catch (error) {
         await journal.close();
         logger.warn(`connecting ${plan.interfaceName} failed; undoing what was applied: ${(error as Error).message}`);
-        const rollback = await undoJournal(journal.path, { run, logger });
+        const rollback = await undoJournal(journal.path, { run, logger, restorableFiles });
         throw new OsApplyError((error as Error).message, rollback);
       }
       await journal.close();
       return { plan, journalPath: journal.path };
     },
     revert(applied: AppliedTunnel): Promise<UndoReport> {
-      return undoJournal(applied.journalPath, { run, logger });
+      return undoJournal(applied.journalPath, { run, logger, restorableFiles });
     },
     recover(): Promise<UndoReport> {
-      return recoverJournals(options.journalDir, { run, logger });
+      return recoverJournals(options.journalDir, { run, logger, restorableFiles });
     },
   };
 }
