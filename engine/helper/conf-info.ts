@@ -4,6 +4,7 @@
  * is a full tunnel). Also hides secrets in text sent to the app.
  */
 import type { ConfParseResult, TunnelConfig } from '../conf/types.js';
+import { lintConf } from '../conf/lint.js';
 import type { ConfProblem } from './protocol.js';
 import { keyToBase64 } from '../keys.js';
 import { formatCidr } from '../routing/cidr.js';
@@ -20,6 +21,11 @@ export type ConfInspection = { ok: true; config: TunnelConfig; info: ConfInfo } 
 
 export interface ConfInspector {
   inspect(text: string): ConfInspection;
+  /**
+   * The linter's warnings about text that inspected ok (its config), as problems with severity
+   * 'warning'; otherTunnels are the other stored tunnels, for overlapping prefixes.
+   */
+  warnings(text: string, config: TunnelConfig, otherTunnels?: readonly { name: string; config: TunnelConfig }[]): ConfProblem[];
 }
 
 export function createConfInspector(
@@ -36,6 +42,13 @@ export function createConfInspector(
         };
       }
       return { ok: true, config: parsed.config, info: describeConfig(parsed.config, publicKeyOf) };
+    },
+    warnings(text, config, otherTunnels = []) {
+      return lintConf(text, config, { ownPublicKey: publicKeyOf(config.interface.privateKey), otherTunnels }).map((w) => ({
+        line: w.line,
+        message: w.key ? `${w.key}: ${w.message}` : w.message,
+        severity: 'warning' as const,
+      }));
     },
   };
 }
@@ -58,7 +71,11 @@ export function hideSecrets(text: string): string {
   return text.replace(/^([ \t]*(?:PrivateKey|PresharedKey)[ \t]*=[ \t]*)[^\r\n#]*/gim, '$1(hidden)');
 }
 
-/** One line for a person: "line N: key: message", or the message alone when it concerns the whole file (line 0). */
+/**
+ * One line for a person: "line N: key: message", or the message alone when it concerns the whole
+ * file (line 0); a warning says so ("line N: warning: key: message").
+ */
 export function formatProblem(problem: ConfProblem): string {
-  return problem.line > 0 ? `line ${problem.line}: ${problem.message}` : problem.message;
+  const text = problem.severity === 'warning' ? `warning: ${problem.message}` : problem.message;
+  return problem.line > 0 ? `line ${problem.line}: ${text}` : text;
 }
