@@ -6,7 +6,7 @@
  * What it looks for:
  *   - all IPv4 routed into the tunnel but not IPv6 (or the reverse): the other family leaks;
  *   - a set of prefixes that routes a whole family without saying 0.0.0.0/0 or ::/0 (/1 halves):
- *     a full tunnel in disguise, which does not get full-tunnel routing;
+ *     a full tunnel in disguise (routed as one here, but not by every WireGuard app);
  *   - the same or nested prefixes on two peers of the tunnel, or overlapping another stored
  *     tunnel's prefixes;
  *   - an Endpoint inside the tunnel's own AllowedIPs without the full-tunnel routing that keeps
@@ -114,11 +114,11 @@ const FAMILY_NAME = { 4: 'IPv4', 6: 'IPv6' } as const;
 /**
  * Whether the helper gives `family` full-tunnel routing, which keeps the WireGuard packets to the
  * endpoint outside the tunnel (Linux: a table of its own chosen by fwmark; macOS: /1 halves plus a
- * host route to the endpoint). Mirrors engine/os/plan.ts: only a literal /0 with Table auto gets it.
+ * host route to the endpoint). As engine/os/plan.ts decides it: Table auto and AllowedIPs that
+ * cover the family whole (fullTunnelFamilies in engine/helper/conf-info.ts, the same cover test).
  */
-function getsFullTunnelRouting(config: TunnelConfig, family: 4 | 6): boolean {
-  const table = config.interface.table ?? 'auto';
-  return table === 'auto' && config.peers.some((p) => p.allowedIps.some((c) => c.family === family && c.bits === 0));
+function getsFullTunnelRouting(config: TunnelConfig, family: 4 | 6, covered: Record<4 | 6, boolean>): boolean {
+  return (config.interface.table ?? 'auto') === 'auto' && covered[family];
 }
 
 function listed(prefixes: readonly Cidr[], max = 4): string {
@@ -187,8 +187,9 @@ export function lintConf(text: string, config: TunnelConfig, context: LintContex
     warn(
       firstLineOf(family, false),
       'AllowedIPs',
-      `${listed(prefixes)} together cover every ${FAMILY_NAME[family]} address: this is a full tunnel written another way, and it does not get ` +
-        `full-tunnel routing (which keeps the tunnel's own encrypted packets outside it); write ${FAMILY_DEFAULT[family]} instead`,
+      `${listed(prefixes)} together cover every ${FAMILY_NAME[family]} address: this is a full tunnel written another way; Wirelane routes it as one, ` +
+        `but people reading the file may not see it, and other WireGuard apps may not either (wg-quick then routes the tunnel's own packets into it, a loop); ` +
+        `write ${FAMILY_DEFAULT[family]} so the file says what it does`,
     );
   }
 
@@ -253,7 +254,7 @@ export function lintConf(text: string, config: TunnelConfig, context: LintContex
       const address = host !== undefined ? parseAddress(host) : null;
       if (!address) return; // a hostname is resolved at connect time; nothing to compare yet
       const family = address.length === 4 ? 4 : 6;
-      if (getsFullTunnelRouting(config, family)) return;
+      if (getsFullTunnelRouting(config, family, covered)) return;
       const inside = routed.find((r) => prefixContainsAddress(r.cidr, address));
       if (!inside) return;
       warn(
@@ -261,7 +262,7 @@ export function lintConf(text: string, config: TunnelConfig, context: LintContex
         'Endpoint',
         `${host} is inside this tunnel's AllowedIPs (${formatCidr(inside.cidr)} on line ${inside.line}), so the encrypted packets to it would be routed ` +
           `into the tunnel itself, a loop in which the tunnel never comes up; take the endpoint's address out of AllowedIPs` +
-          (covered[family] ? `, or write ${FAMILY_DEFAULT[family]} for a full tunnel, whose routing keeps the endpoint outside` : ''),
+          (covered[family] ? `, or set Table = auto, whose full-tunnel routing keeps the endpoint outside` : ''),
       );
     });
   }

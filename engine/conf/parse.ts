@@ -18,11 +18,14 @@
  * Never throws on any input: the file is untrusted.
  */
 import { keyFromBase64 } from '../keys.js';
-import { formatAddress, maskCidr, parseAddress, parseCidr, parseIPv4, parseIPv6 } from '../routing/cidr.js';
+import { formatAddress, formatCidr, maskCidr, parseAddress, parseCidr, parseIPv4, parseIPv6 } from '../routing/cidr.js';
 import type { ConfError, ConfParseResult, TunnelConfig, TunnelEndpoint, TunnelInterface, TunnelPeer } from './types.js';
 
 /** Larger files are refused whole: a tunnel file is a few hundred bytes. */
 export const MAX_CONF_BYTES = 1024 * 1024;
+/** The least MTU a tunnel may have, and the least one with an IPv6 address (RFC 791, RFC 8200). */
+export const MIN_MTU = 576;
+export const MIN_MTU_IPV6 = 1280;
 /** Past this many errors the parser stops listing them. */
 export const MAX_CONF_ERRORS = 200;
 
@@ -83,6 +86,89 @@ type Section =
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
+/**
+ * One line of a .conf file as the parser reads it. hideSecrets() and the restoring of hidden keys
+ * (engine/helper) use these same tokens, so what they take for a PrivateKey line is exactly what
+ * the parser takes for one, whatever spaces, case or comments it is written with.
+ */
+export type ConfLineToken = ConfLineCommon &
+  (
+    | { kind: 'blank' }
+    | { kind: 'header'; /** lower case, as written between the brackets: "[interface]" */ header: string }
+    | { kind: 'malformed' }
+    | {
+        kind: 'entry';
+        writtenKey: string;
+        lowerKey: string;
+        value: string;
+        /** Where value stands in `raw` (UTF-16 offsets): raw.slice(valueStart, valueEnd) === value. */
+        valueStart: number;
+        valueEnd: number;
+      }
+  );
+
+interface ConfLineCommon {
+  /** 1-based */
+  line: number;
+  /** The line as written, without its '\n' and '\r' (and the byte-order mark, on line 1). */
+  raw: string;
+  /** What is left without the comment and the surrounding spaces. */
+  content: string;
+  /** The section the line is in (a header line: the one it opens); 'unknown' after any other header. */
+  section: 'none' | 'interface' | 'peer' | 'unknown';
+  controlCharacter: boolean;
+  /** The code point of the first whitespace character before the comment that is neither a space
+   *  nor a tab (U+00A0, U+2003, ...), or null. */
+  otherSpace: number | null;
+}
+
+// Whitespace as String.prototype.trim() sees it, minus space, tab and the control characters
+// (vertical tab, form feed) that CONTROL_CHARACTER refuses already.
+const OTHER_SPACE = /[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/u;
+
+/** Splits a .conf text into lines and each line into its parts, exactly as parseConf reads them. */
+export function tokenizeConf(text: string): ConfLineToken[] {
+  const tokens: ConfLineToken[] = [];
+  const lines = text.split('\n');
+  let section: ConfLineCommon['section'] = 'none';
+  for (let index = 0; index < lines.length; index++) {
+    let raw = lines[index]!;
+    if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+    if (index === 0 && raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1); // a byte-order mark from Windows editors
+    const hash = raw.indexOf('#');
+    const beforeComment = hash >= 0 ? raw.slice(0, hash) : raw;
+    const content = beforeComment.trim();
+    const other = OTHER_SPACE.exec(beforeComment);
+    const common = {
+      line: index + 1,
+      raw,
+      content,
+      controlCharacter: CONTROL_CHARACTER.test(raw),
+      otherSpace: other ? other[0].codePointAt(0)! : null,
+    };
+    if (content === '') {
+      tokens.push({ ...common, section, kind: 'blank' });
+    } else if (content.startsWith('[')) {
+      const header = content.toLowerCase();
+      section = header === '[interface]' ? 'interface' : header === '[peer]' ? 'peer' : 'unknown';
+      tokens.push({ ...common, section, kind: 'header', header });
+    } else {
+      const equals = content.indexOf('=');
+      if (equals < 0) {
+        tokens.push({ ...common, section, kind: 'malformed' });
+        continue;
+      }
+      const writtenKey = content.slice(0, equals).trim();
+      const afterEquals = content.slice(equals + 1);
+      const value = afterEquals.trim();
+      const contentStart = beforeComment.length - beforeComment.trimStart().length;
+      const valueStart = contentStart + equals + 1 + (afterEquals.length - afterEquals.trimStart().length);
+      tokens.push({ ...common, section, kind: 'entry', writtenKey, lowerKey: writtenKey.toLowerCase(), value, valueStart, valueEnd: valueStart + value.length });
+    }
+  }
+  return tokens;
+}
+
 export function parseConf(text: string): ConfParseResult {
   const errors: ConfError[] = [];
   const fail = (line: number, key: string, message: string) => {
@@ -91,27 +177,28 @@ export function parseConf(text: string): ConfParseResult {
   if (text.length > MAX_CONF_BYTES) {
     return { ok: false, errors: [{ line: 1, key: '', message: `the file is larger than ${MAX_CONF_BYTES} bytes; this is not a tunnel file` }] };
   }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark from Windows editors
 
   let iface: InterfaceDraft | null = null;
   const peers: PeerDraft[] = [];
   let section: Section = { kind: 'none' };
-  const lines = text.split('\n');
 
-  for (let index = 0; index < lines.length; index++) {
-    const lineNumber = index + 1;
-    let raw = lines[index]!;
-    if (raw.endsWith('\r')) raw = raw.slice(0, -1);
-    if (CONTROL_CHARACTER.test(raw)) {
+  for (const token of tokenizeConf(text)) {
+    const lineNumber = token.line;
+    if (token.controlCharacter) {
       fail(lineNumber, '', 'the line contains a control character');
       continue;
     }
-    const hash = raw.indexOf('#');
-    const content = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
-    if (content === '') continue;
+    if (token.kind === 'blank') continue;
+    const content = token.content;
+    if (token.otherSpace !== null) {
+      // wg reads only ASCII spaces as spaces; a no-break or other Unicode space is how a line is
+      // made to look like one key to a person and to one program while being another to a second.
+      fail(lineNumber, token.kind === 'entry' ? token.writtenKey : '', `the line contains a Unicode space (U+${token.otherSpace.toString(16).toUpperCase().padStart(4, '0')}); only spaces and tabs may separate its parts`);
+      continue;
+    }
 
-    if (content.startsWith('[')) {
-      const name = content.toLowerCase();
+    if (token.kind === 'header') {
+      const name = token.header;
       if (name === '[interface]') {
         if (iface) {
           fail(lineNumber, '', `a second [Interface] section (the first is on line ${iface.line})`);
@@ -133,14 +220,11 @@ export function parseConf(text: string): ConfParseResult {
       continue;
     }
 
-    const equals = content.indexOf('=');
-    if (equals < 0) {
+    if (token.kind === 'malformed') {
       fail(lineNumber, '', `expected 'Key = Value', found '${content}'`);
       continue;
     }
-    const writtenKey = content.slice(0, equals).trim();
-    const value = content.slice(equals + 1).trim();
-    const lowerKey = writtenKey.toLowerCase();
+    const { writtenKey, value, lowerKey } = token;
 
     if (section.kind === 'unknown') continue;
     if (section.kind === 'none') {
@@ -175,6 +259,15 @@ export function parseConf(text: string): ConfParseResult {
     fail(1, '', 'the file has no [Interface] section');
   } else if (!iface.seen.has('PrivateKey')) {
     fail(iface.line, 'PrivateKey', 'the [Interface] section has no PrivateKey');
+  }
+  const mtuLine = iface?.seen.get('MTU');
+  if (iface && mtuLine !== undefined && iface.value.mtu !== undefined && iface.value.mtu < MIN_MTU_IPV6) {
+    const v6 = iface.value.addresses.find((address) => address.family === 6);
+    if (v6) {
+      // Linux switches IPv6 off on a link below 1280 (RFC 8200's minimum), so the address could
+      // never be added: the OS layer refuses the same (engine/os/plan.ts).
+      fail(mtuLine, 'MTU', `${iface.value.mtu} is below ${MIN_MTU_IPV6}, the least IPv6 needs, and this tunnel has the IPv6 address ${formatCidr(v6)}; use MTU = ${MIN_MTU_IPV6} or more`);
+    }
   }
   const peerByKey = new Map<string, number>();
   for (const peer of peers) {
@@ -263,8 +356,10 @@ function applyInterfaceKey(draft: InterfaceDraft, key: string, value: string): s
         return [];
       });
     case 'MTU': {
-      const mtu = parseInteger(value, 68, 65535);
-      if (mtu === null) return [`'${value}' is not a valid MTU (68 to 65535)`];
+      // The OS layer's range (engine/os/address.ts checkMtu): below 576 a tunnel could never
+      // connect, and IPv4 itself requires hosts to take 576-byte packets.
+      const mtu = parseInteger(value, MIN_MTU, 65535);
+      if (mtu === null) return [`'${value}' is not a valid MTU (${MIN_MTU} to 65535)`];
       target.mtu = mtu;
       return [];
     }

@@ -27,11 +27,12 @@
  *   the pipe) are in docs/security.md.
  */
 import { execFile, type ExecFileException } from 'node:child_process';
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import { ioAddon, type PeerCredentials } from '../native/addon.js';
+import { requireTrustedDirectory } from './path-ownership.js';
 
 /** The group whose members may use the helper. */
 export const CLIENT_GROUP = 'wirelane';
@@ -68,10 +69,9 @@ export async function prepareSocketPath(path: string, logger: Logger): Promise<v
     created = true;
   }
   if (created) chmodSync(dir, 0o755);
-  const dirStat = lstatSync(dir);
-  if ((dirStat.mode & 0o022) !== 0) {
-    logger.warn(`${dir} is writable by group or others: someone else could replace the helper's socket`);
-  }
+  // Someone who can write the directory (or a parent) could swap the socket for a symlink between
+  // bind() and the chown/chmod below and have root change another file: refuse to start instead.
+  requireTrustedDirectory(dir, 'the socket directory');
   let stat;
   try {
     stat = lstatSync(path);
@@ -187,8 +187,13 @@ export async function restrictSocket(path: string, logger: Logger, groupFile?: s
     gid = lookupGroupId(CLIENT_GROUP, groupFile);
   }
   const uid = process.getuid?.() ?? 0;
+  // Set without following links: lchown never follows one, and chmod (Linux has no lchmod) runs
+  // only once lstat shows our own socket there, in a directory nobody else can write
+  // (prepareSocketPath checked it), so nobody can put a link in its place in between.
+  const stat = lstatSync(path);
+  if (!stat.isSocket() || stat.uid !== uid) throw new Error(`${path} is no longer the helper's socket; refusing to change its permissions`);
   if (gid !== null) {
-    chownSync(path, uid, gid);
+    lchownSync(path, uid, gid);
     chmodSync(path, 0o660);
     logger.info(`control socket ${path}: owner and group '${CLIENT_GROUP}' (gid ${gid}) may connect`);
     return { mode: 0o660, gid };

@@ -5,9 +5,11 @@
  */
 import type { ConfParseResult, TunnelConfig } from '../conf/types.js';
 import { lintConf } from '../conf/lint.js';
-import type { ConfProblem } from './protocol.js';
+import { HIDDEN_KEY_MARKER, type ConfProblem } from './protocol.js';
+import { tokenizeConf } from '../conf/parse.js';
 import { keyToBase64 } from '../keys.js';
-import { formatCidr } from '../routing/cidr.js';
+import { formatCidr, type Cidr } from '../routing/cidr.js';
+import { coversWholeFamily } from '../routing/prefix-sets.js';
 
 export interface ConfInfo {
   publicKey: string;
@@ -62,13 +64,49 @@ export function describeConfig(config: TunnelConfig, publicKeyOf: (privateKey: U
       p.endpoint ? [p.endpoint.host.includes(':') ? `[${p.endpoint.host}]:${p.endpoint.port}` : `${p.endpoint.host}:${p.endpoint.port}`] : [],
     ),
     hasScripts: iface.preUp.length + iface.postUp.length + iface.preDown.length + iface.postDown.length > 0,
-    fullTunnel: config.peers.some((p) => p.allowedIps.some((c) => c.bits === 0)),
+    fullTunnel: isFullTunnel(config),
   };
 }
 
-/** The text with every PrivateKey and PresharedKey value replaced by "(hidden)". */
+/**
+ * The address families (4, 6) whose whole address space the prefixes cover together: 0.0.0.0/0,
+ * or 0.0.0.0/1 + 128.0.0.0/1, or any other set whose union is every address of the family. Such a
+ * tunnel carries all traffic of that family exactly as a /0 does, so everything that treats a /0
+ * specially (kill switch, policy routing, DNS as the default route, the "full tunnel" flag) must
+ * treat these the same: this is the one place that decides it (contract in DESIGN.md).
+ */
+export function fullTunnelFamilies(prefixes: readonly Cidr[]): Set<4 | 6> {
+  // The interval arithmetic lives in engine/routing/prefix-sets.ts, shared with the linter
+  // (engine/conf/lint.ts), which cannot import this module (this module imports it).
+  return new Set(([4, 6] as const).filter((family) => coversWholeFamily(prefixes, family)));
+}
+
+/** A tunnel whose peers' AllowedIPs together cover IPv4 or IPv6 entirely (Table=off included:
+ *  the caller decides whether routes go in). */
+export function isFullTunnel(config: TunnelConfig): boolean {
+  return fullTunnelFamilies(config.peers.flatMap((peer) => peer.allowedIps)).size > 0;
+}
+
+/** Keys whose values never leave the helper except through `export`. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['privatekey', 'presharedkey']);
+
+/**
+ * The text with every PrivateKey and PresharedKey value replaced by HIDDEN_KEY_MARKER. Lines are
+ * read with the parser's own tokeniser, so any spelling the parser would take for such a key
+ * (case, tabs, Unicode spaces it trims, a comment after the value, any section) is hidden too;
+ * a line with a control character, which the parser refuses, is still hidden.
+ */
 export function hideSecrets(text: string): string {
-  return text.replace(/^([ \t]*(?:PrivateKey|PresharedKey)[ \t]*=[ \t]*)[^\r\n#]*/gim, '$1(hidden)');
+  const lines = text.split('\n');
+  for (const token of tokenizeConf(text)) {
+    if (token.kind !== 'entry' || !SECRET_KEYS.has(token.lowerKey)) continue;
+    const original = lines[token.line - 1]!;
+    // token.raw lacks the line's '\r' and, on line 1, a byte-order mark: keep both.
+    const prefix = original.slice(0, original.length - token.raw.length - (original.endsWith('\r') ? 1 : 0));
+    const suffix = original.endsWith('\r') ? '\r' : '';
+    lines[token.line - 1] = `${prefix}${token.raw.slice(0, token.valueStart)}${HIDDEN_KEY_MARKER}${token.raw.slice(token.valueEnd)}${suffix}`;
+  }
+  return lines.join('\n');
 }
 
 /**

@@ -22,13 +22,10 @@ import { formatProblem, hideSecrets, type ConfInspector } from './conf-info.js';
 import type { TunnelManager } from './tunnel-manager.js';
 import type { TunnelConfig } from '../conf/types.js';
 import { keyToBase64 } from '../keys.js';
+import { tokenizeConf } from '../conf/parse.js';
 
 /** A well-formed key (32 zero bytes) that stands in for a hidden one where no stored key applies. */
 const STAND_IN_KEY = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
-
-const SECTION_LINE = /^\s*\[\s*([A-Za-z]+)\s*\]/;
-const PUBLIC_KEY_LINE = /^\s*PublicKey\s*=\s*([^\s#]*)/i;
-const HIDDEN_KEY_LINE = new RegExp(`^(\\s*(PrivateKey|PresharedKey)\\s*=\\s*)${HIDDEN_KEY_MARKER.replace(/[()]/g, '\\$&')}(\\s*(?:#.*)?)$`, 'i');
 
 export interface RestoredText {
   text: string;
@@ -41,54 +38,51 @@ export interface RestoredText {
  * interface's PrivateKey, and each peer's PresharedKey by the peer's PublicKey. With a standIn
  * key, markers without a stored key get it instead (for `validate` of a text not yet stored).
  * Only a value that is exactly the marker is replaced; every other value is left for the parser.
+ * Lines, sections and keys are the parser's own tokens (tokenizeConf), so a key goes back only
+ * into a line the parser reads as that key, and hideSecrets hides every such line again.
  */
 export function restoreHiddenKeys(text: string, stored: TunnelConfig | null, standIn?: string): RestoredText {
-  const lines = text.split('\n');
+  const tokens = tokenizeConf(text);
   // A peer's PublicKey may come after its PresharedKey: find each peer section's key first.
-  const peerKeyOfLine: (string | null)[] = [];
-  let section = '';
-  let sectionStart = 0;
+  const peerKeyOfLine = new Map<number, string>();
+  let sectionLines: number[] = [];
   let peerKey: string | null = null;
-  const closeSection = (end: number) => {
-    for (let i = sectionStart; i < end; i++) peerKeyOfLine[i] = section === 'peer' ? peerKey : null;
+  const closeSection = () => {
+    if (peerKey !== null) for (const line of sectionLines) peerKeyOfLine.set(line, peerKey);
+    sectionLines = [];
+    peerKey = null;
   };
-  lines.forEach((line, index) => {
-    const header = SECTION_LINE.exec(line);
-    if (header) {
-      closeSection(index);
-      section = (header[1] ?? '').toLowerCase();
-      sectionStart = index;
-      peerKey = null;
-    } else if (section === 'peer') {
-      const key = PUBLIC_KEY_LINE.exec(line);
-      if (key) peerKey = key[1] ?? null;
-    }
-  });
-  closeSection(lines.length);
+  for (const token of tokens) {
+    if (token.kind === 'header') closeSection();
+    sectionLines.push(token.line);
+    if (token.kind === 'entry' && token.section === 'peer' && token.lowerKey === 'publickey') peerKey = token.value;
+  }
+  closeSection();
 
+  const lines = text.split('\n');
   const unresolved: number[] = [];
-  section = '';
-  const restored = lines.map((line, index) => {
-    const header = SECTION_LINE.exec(line);
-    if (header) section = (header[1] ?? '').toLowerCase();
-    const carriageReturn = line.endsWith('\r') ? '\r' : '';
-    const match = HIDDEN_KEY_LINE.exec(carriageReturn ? line.slice(0, -1) : line);
-    if (!match) return line;
-    const which = (match[2] ?? '').toLowerCase();
+  for (const token of tokens) {
+    if (token.kind !== 'entry' || token.value !== HIDDEN_KEY_MARKER || token.controlCharacter || token.otherSpace !== null) continue;
     let key: string | undefined;
-    if (which === 'privatekey' && section === 'interface' && stored) key = keyToBase64(stored.interface.privateKey);
-    if (which === 'presharedkey' && section === 'peer' && stored) {
-      const peer = stored.peers.find((p) => keyToBase64(p.publicKey) === peerKeyOfLine[index]);
+    if (token.lowerKey === 'privatekey' && token.section === 'interface') {
+      if (stored) key = keyToBase64(stored.interface.privateKey);
+    } else if (token.lowerKey === 'presharedkey' && token.section === 'peer') {
+      const peer = stored?.peers.find((p) => keyToBase64(p.publicKey) === peerKeyOfLine.get(token.line));
       if (peer?.presharedKey) key = keyToBase64(peer.presharedKey);
+    } else {
+      continue; // the marker where no key is kept: the parser says what is wrong
     }
     key ??= standIn;
     if (key === undefined) {
-      unresolved.push(index + 1);
-      return line;
+      unresolved.push(token.line);
+      continue;
     }
-    return `${match[1]}${key}${match[3]}${carriageReturn}`;
-  });
-  return { text: restored.join('\n'), unresolved };
+    const original = lines[token.line - 1]!;
+    const carriageReturn = original.endsWith('\r') ? '\r' : '';
+    const prefix = original.slice(0, original.length - token.raw.length - carriageReturn.length);
+    lines[token.line - 1] = `${prefix}${token.raw.slice(0, token.valueStart)}${key}${token.raw.slice(token.valueEnd)}${carriageReturn}`;
+  }
+  return { text: lines.join('\n'), unresolved };
 }
 
 export interface HandlerContext {

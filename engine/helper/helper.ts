@@ -5,7 +5,7 @@
  * behind (interfaces, routes, rules, DNS), then the socket opens, so no client ever sees a
  * half-configured system.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Bind } from '../conn/bind.js';
 import { parseConf } from '../conf/parse.js';
 import type { CryptoBackend } from '../crypto/backend.js';
@@ -19,6 +19,8 @@ import { createEngineLauncher } from './engine-launcher.js';
 import { createRequestHandler } from './handlers.js';
 import { NetworkWatch } from './network-watch.js';
 import { ControlServer } from './server.js';
+import { isNamedPipe } from './authorisation.js';
+import { requireTrustedDirectory } from './path-ownership.js';
 import { TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
 
@@ -57,6 +59,10 @@ export function journalDirOf(storeDir: string): string {
 
 export async function startHelper(options: HelperOptions): Promise<RunningHelper> {
   const { logger, crypto } = options;
+  // Before anything is read or run from them: a store or socket directory another user can
+  // change would let that user plant journals (run as root at recovery) or race the socket.
+  requireTrustedDirectory(options.storeDir, 'the store');
+  if (!isNamedPipe(options.socketPath)) requireTrustedDirectory(dirname(options.socketPath), 'the socket directory');
   const store = TunnelStore.open(options.storeDir, logger, options.storeFaults);
 
   const recovered = await options.os.recover();

@@ -54,6 +54,9 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
   const run = options.runner ?? execFileRunner();
   const logger = options.logger ?? silentLogger;
   const linuxOptions = options.linux ?? {};
+  // The one file the OS layer edits in place (Linux without resolvectl or resolvconf): journals
+  // may restore it and nothing else.
+  const restorableFiles = platform === 'linux' ? [linuxOptions.resolvConfPath ?? '/etc/resolv.conf'] : [];
 
   const steps = (plan: OsTunnelPlan): OsStep[] => {
     if (plan.platform !== platform) throw new Error(`a ${plan.platform} plan cannot be applied on ${platform}`);
@@ -82,17 +85,17 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
       } catch (error) {
         await journal.close();
         logger.warn(`connecting ${plan.interfaceName} failed; undoing what was applied: ${(error as Error).message}`);
-        const rollback = await undoJournal(journal.path, { run, logger });
+        const rollback = await undoJournal(journal.path, { run, logger, restorableFiles });
         throw new OsApplyError((error as Error).message, rollback);
       }
       await journal.close();
       return { plan, journalPath: journal.path };
     },
     revert(applied: AppliedTunnel): Promise<UndoReport> {
-      return undoJournal(applied.journalPath, { run, logger });
+      return undoJournal(applied.journalPath, { run, logger, restorableFiles });
     },
     recover(): Promise<UndoReport> {
-      return recoverJournals(options.journalDir, { run, logger });
+      return recoverJournals(options.journalDir, { run, logger, restorableFiles });
     },
   };
 }

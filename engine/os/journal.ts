@@ -17,11 +17,13 @@
  * A torn last line (killed mid-write) is ignored: its change had not started yet.
  */
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { describeCommand } from './runner.js';
+import { undoRefusal } from './undo-policy.js';
+import { requireTrustedDirectory, untrustedFileReason } from '../helper/path-ownership.js';
 import type { CommandRunner, UndoAction, UndoReport } from './types.js';
 
 export const JOURNAL_SUFFIX = '.os-journal';
@@ -126,16 +128,30 @@ export async function listJournals(dir: string): Promise<string[]> {
 export interface UndoContext {
   readonly run: CommandRunner;
   readonly logger: Logger;
+  /** The files the OS layer edits in place and so may restore (default: /etc/resolv.conf). */
+  readonly restorableFiles?: readonly string[];
 }
+
+/** Suffix a journal gets when the helper refuses to carry it out (kept for a person to read). */
+export const REFUSED_JOURNAL_SUFFIX = '.refused';
 
 /**
  * Undoes a journal's steps in reverse order and deletes the file when every undo succeeded (or found
  * its change already gone). When some undo failed, the file stays for the next recover() to retry.
  */
 export async function undoJournal(path: string, context: UndoContext): Promise<UndoReport> {
-  const steps = await readJournal(path, context.logger);
   const undone: string[] = [];
   const failures: { step: string; error: string }[] = [];
+  // Checked before anything runs: a journal that holds even one step the OS layer could not have
+  // written was not written by it, and none of it is carried out.
+  const refusal = untrustedFileReason(path) ?? (await refusedStepOf(path, context));
+  if (refusal !== null) {
+    context.logger.error(`refusing the os journal ${path}: ${refusal}; it is set aside as ${REFUSED_JOURNAL_SUFFIX}`);
+    failures.push({ step: `journal ${path}`, error: `refused: ${refusal}` });
+    await rename(path, `${path}${REFUSED_JOURNAL_SUFFIX}`).catch(() => undefined);
+    return { journals: [path], undone, failures };
+  }
+  const steps = await readJournal(path, context.logger);
   for (const step of [...steps].reverse()) {
     if (step.state === 'skipped') continue;
     let failed = false;
@@ -153,8 +169,24 @@ export async function undoJournal(path: string, context: UndoContext): Promise<U
   return { journals: [path], undone, failures };
 }
 
-/** Undoes every journal in `dir`: what a helper killed mid-tunnel left behind. Call at helper start only. */
+async function refusedStepOf(path: string, context: UndoContext): Promise<string | null> {
+  const restorable = context.restorableFiles ?? ['/etc/resolv.conf'];
+  for (const step of await readJournal(path, context.logger)) {
+    for (const action of step.undo) {
+      const refusal = undoRefusal(action, restorable);
+      if (refusal !== null) return `step "${step.description.slice(0, 100)}": ${refusal}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Undoes every journal in `dir`: what a helper killed mid-tunnel left behind. Call at helper start
+ * only. Throws, undoing nothing, when the directory (or a parent) could be changed by someone other
+ * than root: its journals could then have been planted.
+ */
 export async function recoverJournals(dir: string, context: UndoContext): Promise<UndoReport> {
+  requireTrustedDirectory(dir, 'the journal directory');
   const journals = await listJournals(dir);
   const undone: string[] = [];
   const failures: { step: string; error: string }[] = [];

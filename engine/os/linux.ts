@@ -10,6 +10,7 @@ import { delimiter, join } from 'node:path';
 import { formatCidr } from './address.js';
 import type { Command, CommandRunner, OsStep, OsTunnelInput, OsTunnelPlan, PlannedRule, SystemFacts, UndoAction } from './types.js';
 import { DEFAULT_FULL_TUNNEL_TABLE } from './plan.js';
+import { fullTunnelFamilies } from '../helper/conf-info.js';
 
 /** iproute2's stderr when what we remove is already gone (or its interface is). */
 const IP_ALREADY_GONE = [
@@ -169,7 +170,7 @@ function linuxDnsSteps(plan: OsTunnelPlan, options: LinuxOptions): OsStep[] {
 
 /** Reads what plan() and linuxSteps() need, through the runner (so inside a namespace too). */
 export async function probeLinux(input: OsTunnelInput, run: CommandRunner, options: LinuxOptions = {}): Promise<SystemFacts> {
-  const wantsFullTunnel = (input.table ?? 'auto') === 'auto' && input.allowedIps.some((prefix) => prefix.bits === 0);
+  const wantsFullTunnel = (input.table ?? 'auto') === 'auto' && fullTunnelFamilies(input.allowedIps).size > 0;
 
   let underlayMtu = 0;
   const mtuOfRouteLine = async (line: string): Promise<number> => {

@@ -7,7 +7,8 @@
  *   route's, else 1500; minus 80 (the most a WireGuard packet adds: IPv6 40 + UDP 8 + WireGuard 32).
  * - Routes: every AllowedIPs prefix of every peer, longest prefix first, into the interface; into
  *   table N for Table=N; none for Table=off.
- * - A /0 with Table unset or auto is a full tunnel. On Linux: the default route goes into table F
+ * - A /0 (or any set of prefixes covering a family, see fullTunnelFamilies) with Table unset or
+ *   auto is a full tunnel. On Linux: the default route goes into table F
  *   (F = FwMark, else the first free table from 51820), with `ip rule not fwmark F table F` and
  *   `ip rule table main suppress_prefixlength 0`, and the device marks its own packets with F.
  *   On macOS (and here on Windows): two /1 routes per family instead of the /0, plus a host route
@@ -25,6 +26,7 @@ import {
   OsValueError,
   parseCidrText,
 } from './address.js';
+import { fullTunnelFamilies } from '../helper/conf-info.js';
 import type { EndpointRoute, OsPlatform, OsTunnelInput, OsTunnelPlan, PlannedRoute, PlannedRule, SystemFacts } from './types.js';
 
 /** wg-quick's first full-tunnel table and firewall mark. */
@@ -68,17 +70,25 @@ export function planTunnel(platform: OsPlatform, input: OsTunnelInput, facts: Sy
   }
 
   const mtu = checkMtu(input.mtu ?? (facts.underlayMtu ?? 1500) - WIREGUARD_OVERHEAD);
+  if (mtu < 1280 && input.addresses.some((address) => address.family === 6)) {
+    // Linux disables IPv6 on a link below 1280 and the address could not be added; the .conf
+    // parser refuses the same MTU at import (engine/conf/parse.ts MIN_MTU_IPV6).
+    throw new OsValueError(`MTU ${mtu} is below 1280, the least IPv6 needs, and the tunnel has an IPv6 address`);
+  }
 
   const prefixes = uniquePrefixes(input.allowedIps.map(networkOf));
-  const fullFamilies = new Set<4 | 6>();
+  // A family whose prefixes cover it whole (a /0, or 0.0.0.0/1 + 128.0.0.0/1, ...) is a full
+  // tunnel, whatever the spelling. Its own prefixes are not routed one by one: the default route
+  // (table F on Linux, the /1 pair elsewhere) already carries them, and /1 routes in the main table
+  // would also catch the engine's own marked packets and loop them into the tunnel.
+  const fullFamilies = table === 'auto' ? fullTunnelFamilies(prefixes) : new Set<4 | 6>();
   const routes: PlannedRoute[] = [];
   const rules: PlannedRule[] = [];
   let fwmark: number | null = null;
   if (table !== 'off') {
     for (const prefix of prefixes) {
       if (typeof table === 'number') routes.push({ destination: prefix, table });
-      else if (prefix.bits === 0) fullFamilies.add(prefix.family);
-      else routes.push({ destination: prefix });
+      else if (!fullFamilies.has(prefix.family)) routes.push({ destination: prefix });
     }
   }
   const endpointRoutes: EndpointRoute[] = [];

@@ -33,7 +33,7 @@ export function prefixesOverlap(a: Cidr, b: Cidr): boolean {
 export function coversWholeFamily(prefixes: readonly Cidr[], family: 4 | 6): boolean {
   const width = family === 4 ? 32 : 128;
   const ranges = prefixes
-    .filter((p) => p.family === family)
+    .filter((p) => p.family === family && p.bits >= 0 && p.bits <= width)
     .map((p) => {
       const start = networkValue(p);
       return { start, end: start + (1n << BigInt(width - p.bits)) - 1n };

@@ -105,6 +105,20 @@ int tun_platform_write(int fd, const unsigned char *packet, size_t len) {
   }
 }
 
+uint32_t tun_platform_write_batch(int fd, uint8_t *data, size_t data_len, const int32_t *offsets,
+                                  const int32_t *lengths, uint32_t count, uint32_t *dropped) {
+  uint32_t written = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    int32_t offset = offsets[i], length = lengths[i];
+    if (offset < 0 || length <= 0 || (size_t)offset + (size_t)length > data_len ||
+        tun_platform_write(fd, data + offset, (size_t)length) != 0)
+      (*dropped)++;
+    else
+      written++;
+  }
+  return written;
+}
+
 int tun_platform_pending(int fd) {
   (void)fd;
   return 0; /* utun hands over plain packets only */

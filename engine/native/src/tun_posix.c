@@ -331,14 +331,10 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
     return NULL;
   IO_CHECK_ARG(env, count <= offsets_count && count <= lengths_count,
                "tunWrite: count exceeds the offsets or lengths");
-  for (uint32_t i = 0; i < count; i++) {
-    int32_t offset = offsets[i], length = lengths[i];
-    if (offset < 0 || length <= 0 || (size_t)offset + (size_t)length > data_len ||
-        tun_platform_write(dev->fd, data + offset, (size_t)length) != 0) {
-      dev->stats.write_dropped++;
-      continue;
-    }
-    written++;
+  {
+    uint32_t dropped = 0;
+    written = tun_platform_write_batch(dev->fd, data, data_len, offsets, lengths, count, &dropped);
+    dev->stats.write_dropped += dropped;
   }
   return io_number(env, written);
 }

@@ -6,6 +6,7 @@
 #define WIRELANE_TUN_POSIX_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
@@ -19,6 +20,15 @@ ssize_t tun_platform_read(int fd, unsigned char *buf, size_t capacity);
 
 /* Writes one IP packet. Returns 0, or -errno. */
 int tun_platform_write(int fd, const unsigned char *packet, size_t len);
+
+/*
+ * Writes `count` packets located by offsets/lengths in data[0..data_len) (entries outside it
+ * are dropped); returns how many were written and adds the rest to *dropped. Linux may merge
+ * consecutive TCP segments of a flow into one write (see tun_linux.c) and rewrites their
+ * headers in the buffer while doing so.
+ */
+uint32_t tun_platform_write_batch(int fd, uint8_t *data, size_t data_len, const int32_t *offsets,
+                                  const int32_t *lengths, uint32_t count, uint32_t *dropped);
 
 /*
  * Whether tun_platform_read has packets of its own still to hand out without reading the fd
