@@ -8,6 +8,8 @@
  *   import FILE    store FILE under its base name
  *   list           stored tunnels and their state
  *   delete NAME    remove a stored tunnel
+ *   set NAME kill-switch on|off
+ *                  enable or disable the tunnel's kill switch (on by default for full tunnels)
  *   genkey         print a new private key (no helper needed)
  *   pubkey         read a private key on stdin, print its public key (no helper needed)
  *   check FILE     print FILE's problems and warnings, one per line with its line number; exit 1
@@ -46,6 +48,8 @@ const USAGE = `usage: wirelane [--socket PATH] COMMAND
   import FILE     store FILE as a tunnel named after the file
   list            list stored tunnels
   delete NAME     delete a stored tunnel
+  set NAME kill-switch on|off
+                  while NAME is on, block traffic outside it (on by default for full tunnels)
   genkey          print a new private key
   pubkey          print the public key of the private key read on stdin
   check FILE      print the problems and warnings of FILE, one per line
@@ -206,7 +210,9 @@ async function runCommand(command: string, args: string[], io: CliIo, helper: ()
       if (args.length > 0) throw new CliFailure('usage: wirelane list', 2);
       const { tunnels } = await (await helper()).request('list', {});
       for (const t of tunnels) {
-        const flags = [t.fullTunnel ? 'full tunnel' : '', t.hasScripts ? 'has scripts' : ''].filter(Boolean).join(', ');
+        const flags = [t.fullTunnel ? 'full tunnel' : '', t.killSwitch ? 'kill switch' : '', t.hasScripts ? 'has scripts' : '']
+          .filter(Boolean)
+          .join(', ');
         io.stdout(`${t.name}\t${formatState(t.status, io.now())}${flags ? `\t(${flags})` : ''}\n`);
       }
       return;
@@ -236,6 +242,18 @@ async function runCommand(command: string, args: string[], io: CliIo, helper: ()
         blocks.push(formatShow(name, status, device, io.now()));
       }
       io.stdout(blocks.join('\n'));
+      return;
+    }
+    case 'set': {
+      const [name, setting, value, ...rest] = args;
+      if (name === undefined || setting !== 'kill-switch' || (value !== 'on' && value !== 'off') || rest.length > 0) {
+        throw new CliFailure('usage: wirelane set NAME kill-switch on|off', 2);
+      }
+      const { tunnel } = await (await helper()).request('setKillSwitch', { name, enabled: value === 'on' });
+      const active = tunnel.status.status.state !== 'disconnected';
+      io.stdout(
+        `kill switch of '${name}' is ${tunnel.killSwitch ? 'on' : 'off'}${active ? (tunnel.killSwitch ? ' and in force' : ' and released') : ''}\n`,
+      );
       return;
     }
     default:

@@ -26,6 +26,7 @@ import { isAllZero, keyToBase64 } from '../keys.js';
 import { formatProblem, type ConfInspector } from './conf-info.js';
 import type { HelperSettings } from './store.js';
 import type { RunningTunnel, TunnelLauncher } from './tunnel-manager.js';
+import type { TunnelGuards } from './tunnel-guards.js';
 
 /** MTU the TUN is created with before the OS layer sets the computed one (wg-quick's default). */
 const INITIAL_MTU = 1420;
@@ -43,6 +44,8 @@ export interface EngineLauncherOptions {
   readSettings(): HelperSettings;
   /** Host name -> IP literal; default: the system resolver. Called unbound (no `this`). */
   resolve?: (host: string) => Promise<string>;
+  /** Route claims and the kill switch (tunnel-guards.ts); absent in tests that need neither. */
+  guards?: TunnelGuards;
 }
 
 type ScriptHook = 'PreUp' | 'PostUp' | 'PreDown' | 'PostDown';
@@ -58,83 +61,109 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
         throw new Error(`the stored configuration is invalid: ${first ? formatProblem(first) : 'unknown problem'}`);
       }
       const config = inspection.config;
-      const allowScripts = options.readSettings().allowScripts;
-      if (inspection.info.hasScripts && !allowScripts) {
-        logger.warn('PreUp/PostUp/PreDown/PostDown are not run: an administrator has not enabled scripts on this computer');
-      }
-      const runHooks = async (hook: ScriptHook, commands: string[], interfaceName: string) => {
-        if (!allowScripts) return;
-        for (const command of commands) await runScript(hook, command, interfaceName, logger);
-      };
-
-      const resolved = new Map<string, string>();
-      for (const host of endpointHostnames(config)) {
-        try {
-          resolved.set(host, await resolve(host));
-        } catch (err) {
-          throw new Error(`cannot resolve the endpoint host '${host}': ${(err as Error).message}`, { cause: err });
-        }
-      }
-      const uapi = toUapiSetRequest(config, resolved);
-      if (!uapi.ok) throw new Error(uapi.message);
-
-      const undo: Array<() => Promise<void> | void> = [];
-      const rollback = async () => {
-        for (const step of undo.reverse()) {
-          try {
-            await step();
-          } catch (err) {
-            logger.error(`rolling back: ${(err as Error).message}`);
-          }
-        }
-      };
+      // Before anything of the tunnel exists, so a refusal leaves nothing behind.
+      options.guards?.claimRoutes(name, config);
       try {
-        await runHooks('PreUp', config.interface.preUp, name);
-
-        let tun: TunDevice;
-        try {
-          tun = options.openTun(name, config.interface.mtu ?? INITIAL_MTU, logger);
-        } catch (err) {
-          throw new Error(`cannot create the interface ${name}: ${(err as Error).message}`, { cause: err });
-        }
-        let device: EngineDevice;
-        try {
-          device = options.createDevice({ tun, bind: options.createBind(logger), crypto: options.crypto, logger });
-        } catch (err) {
-          tun.close();
-          throw new Error(`cannot start the engine: ${(err as Error).message}`, { cause: err });
-        }
-        undo.push(() => device.close());
-
-        const setError = device.applySet(uapi.request);
-        if (setError) throw new Error(`the engine refused the configuration: ${setError.message}`);
-
-        const input = osInput(tun.name, config, uapi.request.peers.flatMap((p) => (p.endpoint ? [hostOf(p.endpoint)] : [])));
-        const facts = await options.os.probe(input);
-        const plan = options.os.plan(input, facts);
-        if (plan.fwmark !== null) {
-          const markError = device.applySet({ fwmark: plan.fwmark, replacePeers: false, peers: [] });
-          if (markError) throw new Error(`cannot set the firewall mark: ${markError.message}`);
-        }
-        let applied: AppliedTunnel;
-        try {
-          applied = await options.os.apply(plan);
-        } catch (err) {
-          throw new Error(`cannot configure the system: ${(err as Error).message}`, { cause: err });
-        }
-        undo.push(async () => {
-          await options.os.revert(applied);
-        });
-
-        await runHooks('PostUp', config.interface.postUp, tun.name);
-        logger.info(`interface ${tun.name} is up with ${config.peers.length} peer(s)`);
-        return running(name, tun.name, config, device, applied, options.os, options.crypto, runHooks, logger);
+        return await bringUp(name, config, inspection.info.hasScripts, logger);
       } catch (err) {
-        await rollback();
+        options.guards?.releaseRoutes(name);
         throw err;
       }
     },
+    async off(name) {
+      await options.guards?.turnedOff(name);
+    },
   };
+
+  async function bringUp(name: string, config: TunnelConfig, hasScripts: boolean, logger: Logger): Promise<RunningTunnel> {
+    const allowScripts = options.readSettings().allowScripts;
+    if (hasScripts && !allowScripts) {
+      logger.warn('PreUp/PostUp/PreDown/PostDown are not run: an administrator has not enabled scripts on this computer');
+    }
+    const runHooks = async (hook: ScriptHook, commands: string[], interfaceName: string) => {
+      if (!allowScripts) return;
+      for (const command of commands) await runScript(hook, command, interfaceName, logger);
+    };
+
+    const resolved = new Map<string, string>();
+    for (const host of endpointHostnames(config)) {
+      try {
+        resolved.set(host, await resolve(host));
+      } catch (err) {
+        throw new Error(`cannot resolve the endpoint host '${host}': ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const uapi = toUapiSetRequest(config, resolved);
+    if (!uapi.ok) throw new Error(uapi.message);
+
+    const undo: Array<() => Promise<void> | void> = [];
+    const rollback = async () => {
+      for (const step of undo.reverse()) {
+        try {
+          await step();
+        } catch (err) {
+          logger.error(`rolling back: ${(err as Error).message}`);
+        }
+      }
+    };
+    try {
+      await runHooks('PreUp', config.interface.preUp, name);
+
+      let tun: TunDevice;
+      try {
+        tun = options.openTun(name, config.interface.mtu ?? INITIAL_MTU, logger);
+      } catch (err) {
+        throw new Error(`cannot create the interface ${name}: ${(err as Error).message}`, { cause: err });
+      }
+      const endpoints = uapi.request.peers.flatMap((p) => (p.endpoint ? [splitEndpoint(p.endpoint)] : []));
+      // The kill switch goes in force once the interface has its name and before any route
+      // points into it; a failure from here on leaves it in force (it fails closed).
+      try {
+        await options.guards?.protect(name, config, { interfaceName: tun.name, endpoints, fwmark: null });
+      } catch (err) {
+        tun.close();
+        throw err;
+      }
+      let device: EngineDevice;
+      try {
+        device = options.createDevice({ tun, bind: options.createBind(logger), crypto: options.crypto, logger });
+      } catch (err) {
+        tun.close();
+        throw new Error(`cannot start the engine: ${(err as Error).message}`, { cause: err });
+      }
+      undo.push(() => device.close());
+
+      const setError = device.applySet(uapi.request);
+      if (setError) throw new Error(`the engine refused the configuration: ${setError.message}`);
+
+      const input = osInput(tun.name, config, endpoints.map((endpoint) => endpoint.address));
+      const facts = await options.os.probe(input);
+      const plan = options.os.plan(input, facts);
+      if (plan.fwmark !== null) {
+        const markError = device.applySet({ fwmark: plan.fwmark, replacePeers: false, peers: [] });
+        if (markError) throw new Error(`cannot set the firewall mark: ${markError.message}`);
+        await options.guards?.protect(name, config, { interfaceName: tun.name, endpoints, fwmark: plan.fwmark });
+      }
+      let applied: AppliedTunnel;
+      try {
+        applied = await options.os.apply(plan);
+      } catch (err) {
+        throw new Error(`cannot configure the system: ${(err as Error).message}`, { cause: err });
+      }
+      undo.push(async () => {
+        await options.os.revert(applied);
+      });
+
+      await runHooks('PostUp', config.interface.postUp, tun.name);
+      logger.info(`interface ${tun.name} is up with ${config.peers.length} peer(s)`);
+      return running(name, tun.name, config, device, applied, options.os, options.crypto, runHooks, logger, () =>
+        options.guards?.releaseRoutes(name),
+      );
+    } catch (err) {
+      await rollback();
+      throw err;
+    }
+  }
 }
 
 function running(
@@ -147,6 +176,7 @@ function running(
   crypto: CryptoBackend,
   runHooks: (hook: ScriptHook, commands: string[], interfaceName: string) => Promise<void>,
   logger: Logger,
+  routesGone: () => void,
 ): RunningTunnel {
   let down: Promise<void> | null = null;
   return {
@@ -212,6 +242,7 @@ function running(
           for (const failure of report.failures) logger.error(`could not undo ${failure.step}: ${failure.error}`);
         });
         await step('closing the engine', () => device.close());
+        routesGone();
         await step('PostDown', () => runHooks('PostDown', config.interface.postDown, interfaceName));
         logger.info(`tunnel ${name} is down`);
       })();
@@ -237,11 +268,11 @@ function osInput(interfaceName: string, config: TunnelConfig, endpoints: string[
   return input;
 }
 
-/** "192.0.2.1:51820" -> "192.0.2.1"; "[2001:db8::1]:51820" -> "2001:db8::1". */
-function hostOf(endpoint: string): string {
+/** "192.0.2.1:51820" -> 192.0.2.1 and 51820; "[2001:db8::1]:51820" -> 2001:db8::1 and 51820. */
+function splitEndpoint(endpoint: string): { address: string; port: number } {
   const colon = endpoint.lastIndexOf(':');
   const host = endpoint.slice(0, colon);
-  return host.startsWith('[') ? host.slice(1, -1) : host;
+  return { address: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(endpoint.slice(colon + 1)) };
 }
 
 async function resolveWithTimeout(host: string): Promise<string> {

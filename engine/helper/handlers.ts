@@ -20,6 +20,7 @@ import {
 import { StoreError, type TunnelStore } from './store.js';
 import { formatProblem, hideSecrets, type ConfInspector } from './conf-info.js';
 import type { TunnelManager } from './tunnel-manager.js';
+import type { TunnelGuards } from './tunnel-guards.js';
 import type { TunnelConfig } from '../conf/types.js';
 import { keyToBase64 } from '../keys.js';
 import { tokenizeConf } from '../conf/parse.js';
@@ -93,6 +94,8 @@ export interface HandlerContext {
   helperVersion: string;
   /** Sends an event to subscribed clients. */
   broadcast(event: HelperEvent): void;
+  /** Route claims and the kill switch; absent in tests that need neither. */
+  guards?: TunnelGuards;
 }
 
 type Handlers = { [T in RequestType]: (request: RequestOf<T>, client: ClientConnection) => Promise<ResultOf<T>> | ResultOf<T> };
@@ -176,9 +179,11 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
     const inspection = inspector.inspect(text);
     if (!inspection.ok) {
       // Edited by hand into something invalid: still listed, so it can be fixed or deleted.
-      return { name, publicKey: '', addresses: [], endpoints: [], hasScripts: false, fullTunnel: false, status };
+      const killSwitch = store.has(name) ? (store.meta(name).killSwitch ?? false) : false;
+      return { name, publicKey: '', addresses: [], endpoints: [], hasScripts: false, fullTunnel: false, killSwitch, status };
     }
-    return { name, ...inspection.info, status };
+    const killSwitch = (store.has(name) ? store.meta(name).killSwitch : undefined) ?? inspection.info.fullTunnel;
+    return { name, ...inspection.info, killSwitch, status };
   };
 
   const allStatuses = (): TunnelStatus[] => {
@@ -246,7 +251,8 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
     },
 
     disconnect: async ({ name }) => {
-      if (!manager.isActive(name)) {
+      // A failed tunnel is still on (its kill switch blocks): turning it off is what releases it.
+      if (!manager.isActive(name) && manager.status(name).status.state !== 'failed') {
         if (!store.has(name)) throw new HandlerFailure('not_found', `no tunnel named '${name}'`);
         throw new HandlerFailure('not_connected', `tunnel '${name}' is not connected`);
       }
@@ -306,6 +312,21 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
             warnings: warningsOf(restored.text, inspection.config, name),
           }
         : { problems: inspection.problems, hasScripts: false, fullTunnel: false, warnings: [] };
+    },
+
+    setKillSwitch: async ({ name, enabled }) => {
+      requireStored(name);
+      const before = store.meta(name).killSwitch;
+      storeCall(() => store.updateMeta(name, { killSwitch: enabled }));
+      try {
+        await ctx.guards?.settingChanged(name, enabled);
+      } catch (err) {
+        // The firewall refused: the stored setting goes back to what is in force.
+        storeCall(() => store.updateMeta(name, { killSwitch: before }));
+        throw new HandlerFailure('internal', `cannot turn the kill switch of '${name}' ${enabled ? 'on' : 'off'}: ${(err as Error).message}`);
+      }
+      tunnelsChanged();
+      return { tunnel: summaryOf(name) };
     },
 
     version: () => ({ helperVersion: ctx.helperVersion, protocolVersion: PROTOCOL_VERSION, platform: process.platform }),

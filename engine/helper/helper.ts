@@ -23,6 +23,7 @@ import { isNamedPipe } from './authorisation.js';
 import { requireTrustedDirectory } from './path-ownership.js';
 import { TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
+import { TunnelGuards } from './tunnel-guards.js';
 
 export const HELPER_VERSION = '0.1.0';
 
@@ -71,6 +72,15 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
   }
   for (const failure of recovered.failures) logger.error(`recovery could not undo ${failure.step}: ${failure.error}`);
 
+  // The kill switch outlives the tunnels' journals: a tunnel still on keeps blocking until it
+  // reconnects; one turned off (or deleted) is released here.
+  const guards = new TunnelGuards({
+    killSwitch: options.os.killSwitch ?? null,
+    killSwitchSetting: (name) => (store.has(name) ? store.meta(name).killSwitch : undefined),
+    logger,
+  });
+  await guards.recover((name) => store.has(name) && store.meta(name).on);
+
   const inspector = createConfInspector(parseConf, (key) => crypto.publicKey(key));
   const launcher =
     options.launcher ??
@@ -82,6 +92,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       createBind: options.createBind,
       createDevice: (deviceOptions) => new Device(deviceOptions),
       readSettings: () => store.readSettings(),
+      guards,
     });
 
   let server: ControlServer | null = null;
@@ -109,6 +120,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       manager,
       inspector,
       helperVersion: HELPER_VERSION,
+      guards,
       broadcast: (event) => server?.broadcast(event),
       generateKeypair: () => {
         const privateKey = crypto.generatePrivateKey();

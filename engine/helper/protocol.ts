@@ -147,6 +147,11 @@ export const tunnelSummarySchema = z.object({
   hasScripts: z.boolean(),
   /** Some peer's AllowedIPs has 0.0.0.0/0 or ::/0: all traffic goes through the tunnel. */
   fullTunnel: z.boolean(),
+  /**
+   * The kill switch is enabled: while the tunnel is on, nothing leaves outside it towards its
+   * AllowedIPs (a full tunnel: towards anything). On by default for full tunnels.
+   */
+  killSwitch: z.boolean(),
   status: tunnelStatusSchema,
 });
 export type TunnelSummary = z.infer<typeof tunnelSummarySchema>;
@@ -261,6 +266,11 @@ export const requestParamSchemas = {
    * as in `update`; without it they are taken as well-formed.
    */
   validate: z.object({ confText: confTextSchema, name: tunnelNameSchema.optional() }),
+  /**
+   * Enables or disables a tunnel's kill switch (stored beside the tunnel, not in its .conf). For a
+   * tunnel that is on, the firewall follows at once.
+   */
+  setKillSwitch: z.object({ name: tunnelNameSchema, enabled: z.boolean() }),
 } as const;
 
 export type RequestType = keyof typeof requestParamSchemas;
@@ -300,6 +310,7 @@ export const resultSchemas = {
    * when it is not. warnings are the linter's, for valid text only (absent from older helpers).
    */
   validate: z.object({ problems: z.array(confProblemSchema), hasScripts: z.boolean(), fullTunnel: z.boolean(), warnings: warningsField }),
+  setKillSwitch: z.object({ tunnel: tunnelSummarySchema }),
 } as const satisfies Record<RequestType, z.ZodType>;
 
 export type RequestParams<T extends RequestType> = z.infer<(typeof requestParamSchemas)[T]>;
@@ -329,6 +340,7 @@ export const requestSchema = z.discriminatedUnion('type', [
   requestSchemaOf('version'),
   requestSchemaOf('show'),
   requestSchemaOf('validate'),
+  requestSchemaOf('setKillSwitch'),
 ]);
 export type Request = z.infer<typeof requestSchema>;
 /** The request of one type, e.g. RequestOf<'connect'> = {id, type: 'connect', name}. */

@@ -1,5 +1,7 @@
 /**
- * The tunnel store: one wg-quick .conf file per tunnel, `<name>.conf`, in one directory.
+ * The tunnel store: one wg-quick .conf file per tunnel, `<name>.conf`, in one directory, and
+ * beside it the tunnel's metadata, `<name>.json` (whether the user turned it on, and the other
+ * per-tunnel settings the helper keeps; never inside the .conf text, which stays the user's file).
  *
  * The files hold private keys, so the directory is 0700 and every file 0600, both owned by the
  * helper's user. Every change is atomic and leaves the store exactly as before when it fails:
@@ -32,10 +34,12 @@ import {
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { TUNNEL_NAME_PATTERN } from './protocol.js';
 import type { Logger } from '../logger.js';
 
 const CONF_SUFFIX = '.conf';
+const META_SUFFIX = '.json';
 const TEMP_MARKER = '.tmp-';
 export const SETTINGS_FILE = 'settings.json';
 
@@ -62,6 +66,24 @@ export interface HelperSettings {
   /** Run PreUp/PostUp/PreDown/PostDown. Off unless explicitly enabled. */
   allowScripts: boolean;
 }
+
+/**
+ * What the helper keeps about a tunnel besides its .conf, in `<name>.json`. Each field has a
+ * default, so a missing file or a field an older helper did not write reads as the default; fields
+ * this version does not know are kept on write (passthrough), so a downgrade loses nothing.
+ */
+export const tunnelMetaSchema = z
+  .object({
+    /**
+     * The user turned the tunnel on and has not turned it off: the helper brings it back after a
+     * restart, a crash or a reboot (always-on), and keeps it on while it is failing.
+     */
+    on: z.boolean().default(false),
+    /** The user's kill switch setting; absent: the default (on for full tunnels, see tunnel-guards.ts). */
+    killSwitch: z.boolean().optional(),
+  })
+  .passthrough();
+export type TunnelMeta = z.infer<typeof tunnelMetaSchema>;
 
 export function isValidTunnelName(name: string): boolean {
   return TUNNEL_NAME_PATTERN.test(name) && name !== '.' && name !== '..';
@@ -153,7 +175,10 @@ export class TunnelStore {
     this.syncDir();
   }
 
-  /** Renames without replacing: link to the new name (EEXIST if taken), then unlink the old. */
+  /**
+   * Renames without replacing: link to the new name (EEXIST if taken), then unlink the old. The
+   * metadata moves with it; a stale `<newName>.json` without a .conf (left by a crash) is replaced.
+   */
   rename(name: string, newName: string): void {
     const from = this.pathOf(name);
     const to = this.pathOf(newName);
@@ -166,9 +191,16 @@ export class TunnelStore {
       throw err;
     }
     unlinkSync(from);
+    try {
+      renameSync(this.metaPathOf(name), this.metaPathOf(newName));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.removeQuietly(this.metaPathOf(newName));
+    }
     this.syncDir();
   }
 
+  /** Deletes a tunnel's .conf and its metadata. */
   remove(name: string): void {
     try {
       unlinkSync(this.pathOf(name));
@@ -176,7 +208,54 @@ export class TunnelStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('not_found', `no tunnel named '${name}'`);
       throw err;
     }
+    this.removeQuietly(this.metaPathOf(name));
     this.syncDir();
+  }
+
+  /**
+   * A tunnel's metadata (defaults when it has none). A file that is not valid JSON of the right
+   * shape is reported and read as the defaults: it is ours, but a disk error must not stop the
+   * helper from starting.
+   */
+  meta(name: string): TunnelMeta {
+    const path = this.metaPathOf(name);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return tunnelMetaSchema.parse({});
+      throw err;
+    }
+    try {
+      return tunnelMetaSchema.parse(JSON.parse(text));
+    } catch (err) {
+      this.logger.warn(`ignoring ${path}: ${(err as Error).message.split('\n')[0]}`);
+      return tunnelMetaSchema.parse({});
+    }
+  }
+
+  /**
+   * Changes some fields of a stored tunnel's metadata, atomically (temp file, fsync, rename),
+   * keeping the others; returns the new metadata. Throws StoreError not_found without a .conf.
+   */
+  updateMeta(name: string, change: Partial<TunnelMeta>): TunnelMeta {
+    if (!this.has(name)) throw new StoreError('not_found', `no tunnel named '${name}'`);
+    const next = tunnelMetaSchema.parse({ ...this.meta(name), ...change });
+    const temp = this.writeTemp(name, `${JSON.stringify(next, null, 2)}\n`, META_SUFFIX);
+    try {
+      this.faults.beforeCommit?.(temp);
+      renameSync(temp, this.metaPathOf(name));
+    } catch (err) {
+      this.removeQuietly(temp);
+      throw err;
+    }
+    this.syncDir();
+    return next;
+  }
+
+  /** Stored tunnels whose metadata says the user turned them on (always-on), sorted. */
+  listOn(): string[] {
+    return this.list().filter((name) => this.meta(name).on);
   }
 
   /**
@@ -226,8 +305,13 @@ export class TunnelStore {
     return join(this.dir, name + CONF_SUFFIX);
   }
 
-  private writeTemp(name: string, text: string): string {
-    const temp = join(this.dir, `.${name}${CONF_SUFFIX}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+  private metaPathOf(name: string): string {
+    return this.pathOf(name).slice(0, -CONF_SUFFIX.length) + META_SUFFIX;
+  }
+
+  /** Writes and syncs a temp file for the tunnel's `<name><suffix>`; the caller moves it into place. */
+  private writeTemp(name: string, text: string, suffix = CONF_SUFFIX): string {
+    const temp = join(this.dir, `.${name}${suffix}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
     const fd = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
     try {
       const data = Buffer.from(text, 'utf8');

@@ -35,6 +35,11 @@ export interface TunnelLauncher {
    * did and rejects with an Error whose message is one sentence for a person.
    */
   up(name: string, confText: string, logger: Logger): Promise<RunningTunnel>;
+  /**
+   * The user turned the tunnel off (after its running part, if any, went down): releases what
+   * outlives a running tunnel on purpose, the kill switch. Never rejects.
+   */
+  off?(name: string): Promise<void>;
 }
 
 export interface Clock {
@@ -181,6 +186,7 @@ export class TunnelManager {
         this.log(record, 'info', 'disconnecting');
         await running.down();
       }
+      await this.options.launcher.off?.(name);
       this.setState(record, { state: 'disconnected' });
       return this.status(name);
     });

@@ -9,6 +9,8 @@ import { linuxSteps, probeLinux, readOriginal, type LinuxOptions } from './linux
 import { planTunnel } from './plan.js';
 import { describeCommand, execFileRunner } from './runner.js';
 import { probeWin32, win32Steps } from './win32.js';
+import { KillSwitch, killSwitchDirOf, type KillSwitchFirewall } from './killswitch.js';
+import { nftFirewall } from './killswitch-nft.js';
 import type {
   AppliedTunnel,
   CommandRunner,
@@ -65,8 +67,12 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
     return win32Steps(plan);
   };
 
+  const firewall: KillSwitchFirewall | null = platform === 'linux' ? nftFirewall(run) : null;
+  const killSwitch = firewall ? new KillSwitch({ dir: killSwitchDirOf(options.journalDir), platform, firewall, logger }) : null;
+
   return {
     platform,
+    killSwitch,
     probe(input: OsTunnelInput): Promise<SystemFacts> {
       if (platform === 'linux') return probeLinux(input, run, linuxOptions);
       if (platform === 'darwin') return probeDarwin(input, run);

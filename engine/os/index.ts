@@ -8,3 +8,5 @@ export { linuxSteps, probeLinux, type LinuxOptions } from './linux.js';
 export { darwinSteps, probeDarwin } from './darwin.js';
 export { win32Steps, probeWin32 } from './win32.js';
 export { OsValueError, formatCidr, parseCidrText } from './address.js';
+export { KillSwitch, killSwitchDirOf, checkKillSwitchPolicy, type KillSwitchPolicy, type KillSwitchFirewall } from './killswitch.js';
+export { nftKillSwitchScript, nftFirewall, nftChainName, NFT_TABLE } from './killswitch-nft.js';

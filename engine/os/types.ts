@@ -16,6 +16,7 @@
  * Nothing here goes through a shell: every command is a program and an argument vector.
  */
 import type { Cidr } from '../routing/cidr.js';
+import type { KillSwitch } from './killswitch.js';
 
 export type OsPlatform = 'linux' | 'darwin' | 'win32';
 
@@ -233,4 +234,10 @@ export interface OsConfigurator {
    * rules, DNS, resolv.conf) and deletes them.
    */
   recover(): Promise<UndoReport>;
+  /**
+   * The kill switch of this platform (killswitch.ts), its records beside the journals; null or
+   * absent where the platform's firewall is not driven yet. recover() leaves it alone: it must
+   * outlive the tunnels' journals (the helper recovers it separately, keeping tunnels that are on).
+   */
+  readonly killSwitch?: KillSwitch | null;
 }

@@ -35,6 +35,7 @@ function summary(name: string): TunnelSummary {
     endpoints: ['192.0.2.1:51820'],
     hasScripts: false,
     fullTunnel: false,
+    killSwitch: false,
     status: { name, status: { state: 'disconnected' }, latestHandshake: null, rxBytes: 0, txBytes: 0, endpoint: null },
   };
 }

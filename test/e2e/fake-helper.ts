@@ -86,6 +86,7 @@ export class FakeHelper {
           endpoints: ['192.0.2.1:51820'],
           hasScripts: false,
           fullTunnel: false,
+          killSwitch: false,
           status: { name: request.name, status: { state: 'disconnected' }, latestHandshake: null, rxBytes: 0, txBytes: 0, endpoint: null },
         });
         this.broadcast({ event: 'tunnels', tunnels: this.tunnels });

@@ -14,6 +14,7 @@ function tunnel(name: string, status: TunnelState): TunnelSummary {
     endpoints: ['192.0.2.1:51820'],
     hasScripts: false,
     fullTunnel: false,
+    killSwitch: false,
     status: { name, status, latestHandshake: null, rxBytes: 0, txBytes: 0, endpoint: null },
   };
 }

@@ -20,6 +20,7 @@ function tunnel(overrides: Partial<TunnelSummary> = {}, state: TunnelSummary['st
     endpoints: ['vpn.example.com:51820'],
     hasScripts: false,
     fullTunnel: false,
+    killSwitch: false,
     status: { name: 'office', status: state, latestHandshake: NOW - 12_000, rxBytes: 1536, txBytes: 3 * 1024 * 1024, endpoint: '192.0.2.1:51820' },
     ...overrides,
   };

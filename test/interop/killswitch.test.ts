@@ -1,0 +1,251 @@
+/**
+ * The kill switch for real, through `wirelane` and the helper, with Debian's wireguard-go as the
+ * server: as root, in namespaces this file creates.
+ *
+ *   client ns (helper; 192.0.2.1, fd00:ca::1) --veth ksc0/kss0-- server ns (wireguard-go 10.77.0.2;
+ *   192.0.2.2, fd00:ca::2; forwards) --veth kss1/kso0-- outside ns (198.51.100.10, fd00:cb::10)
+ *
+ * The outside host answers the client's underlay addresses too, so cleartext would get through
+ * if the kill switch let it: the control case (kill switch off) proves the test can fail. What
+ * leaves the client is counted where it arrives, by nft counters in the server namespace on the
+ * underlay veth (kss0): packets to the outside host in clear (IPv4, IPv6) and WireGuard UDP.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NetnsLab, netnsUnavailableReason, run, waitFor } from '../support/netns.js';
+import { repoPath } from '../support/paths.js';
+
+const skip = netnsUnavailableReason(['wg', 'wg-quick', 'wireguard-go', 'nft', 'ping']);
+const compiled = fileURLToPath(import.meta.url).includes(`${'/'}dist${'/'}`);
+
+const lab = new NetnsLab('ks');
+let client = '';
+let server = '';
+let outside = '';
+let work = '';
+let socket = '';
+let store = '';
+let helper: ChildProcess | null = null;
+let helperLog = '';
+let keys = { client: '', clientPub: '', server: '', serverPub: '' };
+
+const OUTSIDE4 = '198.51.100.10';
+const OUTSIDE6 = 'fd00:cb::10';
+
+function command(tool: 'wirelane' | 'wirelane-helper'): string[] {
+  if (compiled) return [process.execPath, repoPath('engine', 'bin', tool)];
+  const wrapper = join(work, `run-${tool}.mjs`);
+  if (!existsSync(wrapper)) writeFileSync(wrapper, `import(${JSON.stringify(repoPath('engine', 'cli', `${tool}.ts`))}).then((m) => m.main());\n`);
+  return [process.execPath, '--import', 'tsx', wrapper];
+}
+
+function wirelane(...args: string[]): { status: number; stdout: string; stderr: string } {
+  const [file, ...rest] = command('wirelane');
+  const r = spawnSync(file!, [...rest, '--socket', socket, ...args], { encoding: 'utf8', timeout: 60_000, cwd: repoPath() });
+  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+async function startHelper(): Promise<void> {
+  const [file, ...rest] = command('wirelane-helper');
+  const child = lab.spawn(client, file!, [...rest, '--socket', socket, '--store', store]);
+  helperLog = '';
+  child.stderr?.on('data', (c: Buffer) => (helperLog += c.toString()));
+  helper = child;
+  await waitFor('the helper to listen', () => wirelane('list').status === 0, 30_000, 250).catch((err: Error) => {
+    throw new Error(`${err.message}\nhelper log:\n${helperLog}`);
+  });
+}
+
+async function killHelper(): Promise<void> {
+  const child = helper!;
+  process.kill(child.pid!, 'SIGKILL');
+  await waitFor('the helper to die', () => child.exitCode !== null || child.signalCode !== null, 10_000);
+}
+
+/** Packets counted on the server's underlay veth since the last reset, by what they were. */
+function arrived(): { clear4: number; clear6: number; wireguard: number } {
+  const count = (name: string) => Number(/packets (\d+)/.exec(lab.exec(server, 'nft', ['list', 'counter', 'inet', 'kscount', name]))?.[1] ?? NaN);
+  return { clear4: count('clear4'), clear6: count('clear6'), wireguard: count('wireguard') };
+}
+
+function resetCounters(): void {
+  lab.exec(server, 'nft', ['reset', 'counters', 'table', 'inet', 'kscount']);
+}
+
+/** Pings the outside host from the client outside any tunnel's reach; true when it answered. */
+function pingOutside(family: 4 | 6): boolean {
+  const r = lab.tryExec(client, 'ping', [family === 4 ? '-4' : '-6', '-c', '3', '-i', '0.2', '-W', '1', family === 4 ? OUTSIDE4 : OUTSIDE6], {
+    timeoutMs: 15_000,
+  });
+  return r.status === 0;
+}
+
+function writeConf(name: string, serverPub: string, allowedIps: string, extra = ''): string {
+  const path = join(work, `${name}.conf`);
+  writeFileSync(
+    path,
+    `[Interface]\nPrivateKey = ${keys.client}\nAddress = 10.77.0.1/32\n${extra}\n[Peer]\nPublicKey = ${serverPub}\nEndpoint = 192.0.2.2:51820\nAllowedIPs = ${allowedIps}\n`,
+    { mode: 0o600 },
+  );
+  return path;
+}
+
+function wirelaneTable(): string {
+  return lab.tryExec(client, 'nft', ['list', 'table', 'inet', 'wirelane']).stdout;
+}
+
+before(async () => {
+  if (skip) return;
+  work = mkdtempSync(join(tmpdir(), 'wirelane-killswitch-'));
+  socket = join(work, 'run', 'helper.sock');
+  store = join(work, 'store');
+  mkdirSync(join(work, 'run'), { recursive: true });
+  client = lab.addNamespace('c');
+  server = lab.addNamespace('s');
+  outside = lab.addNamespace('o');
+  lab.connect(client, server, {
+    nameA: 'ksc0',
+    nameB: 'kss0',
+    addressesA: ['192.0.2.1/24', 'fd00:ca::1/64'],
+    addressesB: ['192.0.2.2/24', 'fd00:ca::2/64'],
+  });
+  lab.connect(server, outside, {
+    nameA: 'kss1',
+    nameB: 'kso0',
+    addressesA: ['198.51.100.1/24', 'fd00:cb::1/64'],
+    addressesB: [`${OUTSIDE4}/24`, `${OUTSIDE6}/64`],
+  });
+  lab.exec(client, 'ip', ['route', 'add', 'default', 'via', '192.0.2.2']);
+  lab.exec(client, 'ip', ['-6', 'route', 'add', 'default', 'via', 'fd00:ca::2']);
+  lab.exec(server, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+  // The outside host answers the tunnel's address and the client's underlay alike.
+  lab.exec(outside, 'ip', ['route', 'add', 'default', 'via', '198.51.100.1']);
+  lab.exec(outside, 'ip', ['-6', 'route', 'add', 'default', 'via', 'fd00:cb::1']);
+  lab.exec(server, 'nft', ['-f', '-'], {
+    input: `table inet kscount {
+	counter clear4 {}
+	counter clear6 {}
+	counter wireguard {}
+	chain arrive {
+		type filter hook prerouting priority -300; policy accept;
+		iifname "kss0" ip daddr ${OUTSIDE4} counter name clear4
+		iifname "kss0" ip6 daddr ${OUTSIDE6} counter name clear6
+		iifname "kss0" udp dport 51820 counter name wireguard
+	}
+}
+`,
+  });
+
+  keys = { client: run('wg', ['genkey']).trim(), clientPub: '', server: run('wg', ['genkey']).trim(), serverPub: '' };
+  keys.clientPub = run('wg', ['pubkey'], { input: keys.client }).trim();
+  keys.serverPub = run('wg', ['pubkey'], { input: keys.server }).trim();
+  const serverConf = join(work, 'kssrv.conf');
+  writeFileSync(
+    serverConf,
+    `[Interface]\nPrivateKey = ${keys.server}\nAddress = 10.77.0.2/24\nListenPort = 51820\n\n[Peer]\nPublicKey = ${keys.clientPub}\nAllowedIPs = 10.77.0.1/32\n`,
+    { mode: 0o600 },
+  );
+  lab.exec(server, 'wg-quick', ['up', serverConf], {
+    env: { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', WG_QUICK_USERSPACE_IMPLEMENTATION: 'wireguard-go' },
+  });
+  await startHelper();
+});
+
+after(() => {
+  if (helper?.pid && helper.exitCode === null && helper.signalCode === null) {
+    try {
+      process.kill(helper.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  lab.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('without a tunnel the outside host answers in clear (the capture sees it)', { skip: skip ?? false, timeout: 60_000 }, () => {
+  resetCounters();
+  assert.equal(pingOutside(4), true);
+  assert.equal(pingOutside(6), true);
+  const counted = arrived();
+  assert.ok(counted.clear4 >= 3 && counted.clear6 >= 3, `counted ${JSON.stringify(counted)}`);
+});
+
+test('a v4-only full tunnel whose server never answers: kill switch on by default, 0 packets in clear, IPv6 included', { skip: skip ?? false, timeout: 90_000 }, () => {
+  // A wrong server key: wireguard-go drops every initiation, so the tunnel never gets further than connecting.
+  const wrongKey = run('wg', ['pubkey'], { input: run('wg', ['genkey']) }).trim();
+  const up = wirelane('up', writeConf('ksdead', wrongKey, '0.0.0.0/0'));
+  assert.equal(up.status, 0, up.stderr);
+  try {
+    assert.match(wirelane('list').stdout, /^ksdead\t.*kill switch/m);
+    assert.match(wirelaneTable(), /chain tunnel_ksdead/);
+    resetCounters();
+    assert.equal(pingOutside(4), false, 'IPv4 to the outside host got an answer');
+    assert.equal(pingOutside(6), false, 'IPv6 to the outside host got an answer');
+    const counted = arrived();
+    assert.equal(counted.clear4, 0, 'IPv4 packets to the outside host in clear');
+    assert.equal(counted.clear6, 0, 'IPv6 packets to the outside host in clear');
+    assert.ok(counted.wireguard > 0, 'the handshake initiations to the endpoint must still leave');
+  } finally {
+    const down = wirelane('down', 'ksdead');
+    assert.equal(down.status, 0, down.stderr);
+  }
+  assert.equal(wirelaneTable(), '', 'disconnect removes the table');
+  assert.equal(pingOutside(4), true, 'after disconnect the outside host answers again');
+});
+
+test('interface deleted under a connected full tunnel: still 0 in clear; kill switch off lets traffic out again', { skip: skip ?? false, timeout: 90_000 }, async () => {
+  const up = wirelane('up', writeConf('ksfull', keys.serverPub, '0.0.0.0/0'));
+  assert.equal(up.status, 0, up.stderr);
+  try {
+    // Through the tunnel the outside host answers (via the server's tunnel address).
+    assert.equal(pingOutside(4), true, 'the outside host is not reachable through the tunnel');
+    lab.exec(client, 'ip', ['link', 'del', 'dev', 'ksfull']);
+    await waitFor('the helper to notice the interface is gone', () => !/^ksfull\tconnected/m.test(wirelane('list').stdout), 15_000, 250);
+    resetCounters();
+    assert.equal(pingOutside(4), false, 'IPv4 got out after the interface was deleted');
+    assert.equal(pingOutside(6), false, 'IPv6 got out after the interface was deleted');
+    assert.deepEqual({ ...arrived(), wireguard: 0 }, { clear4: 0, clear6: 0, wireguard: 0 });
+
+    // The control: with the kill switch off the same pings get out in clear (so the test can fail).
+    const off = wirelane('set', 'ksfull', 'kill-switch', 'off');
+    assert.equal(off.status, 0, off.stderr);
+    assert.match(off.stdout, /kill switch of 'ksfull' is off/);
+    assert.equal(wirelaneTable(), '');
+    resetCounters();
+    assert.equal(pingOutside(4), true, 'with the kill switch off the outside host answers');
+    assert.ok(arrived().clear4 >= 3);
+    const on = wirelane('set', 'ksfull', 'kill-switch', 'on');
+    assert.equal(on.status, 0, on.stderr);
+    assert.equal(pingOutside(4), false, 'turned back on, it blocks again at once');
+  } finally {
+    wirelane('down', 'ksfull');
+  }
+  assert.equal(wirelaneTable(), '');
+});
+
+test('helper killed (kill -9) with a full tunnel up: 0 in clear until it is back; turning the tunnel off releases it', { skip: skip ?? false, timeout: 120_000 }, async () => {
+  wirelane('set', 'ksfull', 'kill-switch', 'on');
+  const up = wirelane('up', 'ksfull');
+  assert.equal(up.status, 0, up.stderr);
+  await killHelper();
+  resetCounters();
+  assert.equal(pingOutside(4), false, 'IPv4 got out while the helper was dead');
+  assert.equal(pingOutside(6), false, 'IPv6 got out while the helper was dead');
+  assert.deepEqual({ ...arrived(), wireguard: 0 }, { clear4: 0, clear6: 0, wireguard: 0 });
+  await startHelper();
+  // Back: a tunnel still on reconnects and keeps its kill switch; one the helper brought back off
+  // has none. Either way, turning it off leaves the machine as it was.
+  const state = /^ksfull\t(\S+)/m.exec(wirelane('list').stdout)?.[1];
+  if (state !== 'disconnected') {
+    assert.match(wirelaneTable(), /chain tunnel_ksfull/, `a tunnel that is ${state} must keep its kill switch`);
+    assert.equal(wirelane('down', 'ksfull').status, 0);
+  }
+  assert.equal(wirelaneTable(), '');
+  assert.equal(pingOutside(4), true);
+});
