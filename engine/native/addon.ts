@@ -25,6 +25,11 @@ export interface IoStats {
   oversized: number;
   /** Packets the OS refused on write/send (dropped). */
   writeDropped: number;
+  /**
+   * Linux offloads. UDP: datagrams that arrived inside UDP GRO messages (and were cut apart
+   * again). TUN: received packets written to the TUN merged into TCP super-packets.
+   */
+  coalesced: number;
 }
 
 /** Called on the event loop with `count` packets in the slots, or with count 0 and an errno when the device failed. */

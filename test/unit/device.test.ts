@@ -120,6 +120,44 @@ test('cryptokey routing: a packet whose inner source is not the peer\'s allowed 
   }
 });
 
+test('cryptokey routing with two peers: A sending with C\'s allowed IP is dropped at B; C itself is delivered', async () => {
+  // B has two peers, A (10.0.0.1, fd00::1) and C (10.0.0.3, fd00::3). An address that belongs to
+  // *a* peer is not enough: the decrypted packet's source must route back to the peer whose key
+  // decrypted it, or A could impersonate C to everything behind B.
+  const { network, a, b } = createPair();
+  const c = createNode(network, '192.0.2.3', { name: 'memC' });
+  try {
+    const failB = b.device.applySet(setRequest({ peers: [peerChange(c.publicKey, { allowedIps: [cidr('10.0.0.3/32'), cidr('fd00::3/128')] })] }));
+    const failC = c.device.applySet(
+      setRequest({
+        privateKey: c.privateKey,
+        listenPort: 51822,
+        peers: [peerChange(b.publicKey, { endpoint: '192.0.2.2:51821', allowedIps: [cidr('10.0.0.0/24'), cidr('fd00::/64')] })],
+      }),
+    );
+    assert.equal(failB ?? failC, null);
+    // A packet A may send makes the session; then A claims C's addresses.
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'from A as A')]);
+    await eventually('A to reach B', () => b.tun.written.length === 1);
+    a.tun.inject([ipv4Packet('10.0.0.3', '10.0.0.2', 'from A posing as C'), ipv6Packet('fd00::3', 'fd00::2', 'from A posing as C, v6')]);
+    await eventually('both impersonations to be dropped', () => b.device.dropCounts().sourceNotAllowed === 2);
+    // C sends with its own address: delivered, so the drop above was about the sender, not the address.
+    const fromC = ipv4Packet('10.0.0.3', '10.0.0.2', 'from C as C');
+    c.tun.inject([fromC]);
+    await eventually('C to reach B', () => b.tun.written.length === 2);
+    assert.ok(bytesEqual(b.tun.written[1], fromC), 'what reached B is C\'s own packet');
+    assert.ok(
+      b.tun.written.every((packet) => !new TextDecoder().decode(packet).includes('posing')),
+      'no packet A sent with C\'s source reached the TUN',
+    );
+    assert.equal(b.device.dropCounts().sourceNotAllowed, 2);
+  } finally {
+    a.device.close();
+    b.device.close();
+    c.device.close();
+  }
+});
+
 test('packets no peer routes are dropped quietly and counted; nothing goes on the wire', async () => {
   const { network, a, b } = createPair();
   try {

@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -430,12 +430,35 @@ test('a refused client fails its request, and every later one, with the forbidde
 
 const builtCli = existsSync(repoPath('dist', 'engine', 'cli', 'wirelane.js')) || 'needs the compiled CLI (npm run build)';
 
+/**
+ * A copy of what the installed CLI runs from (engine/bin/wirelane, dist/engine, package.json and
+ * the production dependencies in package-lock.json), readable by everyone, in a fresh directory
+ * under the system's temporary directory. The checkout itself may sit where other users cannot
+ * enter (a clone under /root, or in a `mktemp -d` directory, is mode 0700), and a user outside
+ * the group runs the installed CLI, not the developer's checkout.
+ */
+function cliCopyForOtherUsers(): string {
+  const root = tempDir('wirelane-cli-');
+  const lock = JSON.parse(readFileSync(repoPath('package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; optional?: boolean }> };
+  const production = Object.entries(lock.packages)
+    .filter(([path, entry]) => path.startsWith('node_modules/') && entry.dev !== true && existsSync(repoPath(path)))
+    .map(([path]) => path);
+  for (const path of ['package.json', join('engine', 'bin', 'wirelane'), join('dist', 'engine'), ...production]) {
+    cpSync(repoPath(path), join(root, path), { recursive: true });
+  }
+  const chmod = spawnSync('chmod', ['-R', 'a+rX', root], { encoding: 'utf8' });
+  assert.equal(chmod.status, 0, chmod.stderr);
+  return root;
+}
+
 test('`wirelane list` run as nobody prints the refusal as its one line', { skip: noAddon || (!canSwitchUser && 'needs root and setpriv') || (builtCli !== true && builtCli) }, async () => {
   const served = await serve({});
+  const cli = cliCopyForOtherUsers();
   const child = spawn(
     'setpriv',
-    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, repoPath('engine', 'bin', 'wirelane'), '--socket', served.socket, 'list'],
-    { stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 },
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(cli, 'engine', 'bin', 'wirelane'), '--socket', served.socket, 'list'],
+    // cwd: the checkout's folder may not be enterable by nobody either.
+    { stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000, cwd: cli },
   );
   let stdout = '';
   let stderr = '';

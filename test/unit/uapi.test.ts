@@ -45,10 +45,14 @@ const PRIV = key('wDDg8T/0KoEEv7yTilcPctLGclgLFJECyGcrr//qrk8=');
 const PUB1 = key('R+VLmyHEvy/22M18jvc02kexLqrt+rpm+pGb5jhapTk=');
 const PSK = key('RJudMALcyVjJ7PPabr/FzwdXPW8NEC6aES+FscfmqjA=');
 const PUB2 = key('FEXSLHpH3VtzAaQxmaiAjs/bQMYi7E1JAOU/aDzuCm4=');
+/** A peer of PRIV's device in the golden reply (PUB2 is PRIV's own public key: no device lists itself as a peer). */
+const PUB3 = key('dZBRq/uV1TGnXwukVqbWVRvzNPXbPueo6QezGS944ng=');
 
 // ---------------------------------------------------------------------------------------------
 // protocol
 
+// The golden file is checked against a running wireguard-go configured from it
+// (test/interop/uapi-golden-wireguard-go.test.ts), so it is not only what our formatter prints.
 test('get=1 reply matches the golden file, in wireguard-go order', () => {
   const snapshot: UapiDeviceSnapshot = {
     privateKey: PRIV,
@@ -67,7 +71,7 @@ test('get=1 reply matches the golden file, in wireguard-go order', () => {
         allowedIps: [cidr('0.0.0.0/0'), cidr('::/0')],
       },
       {
-        publicKey: PUB2,
+        publicKey: PUB3,
         presharedKey: null,
         endpoint: null,
         persistentKeepaliveInterval: 0,
