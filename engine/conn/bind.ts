@@ -43,6 +43,13 @@ export interface Bind {
    * refuses is dropped. Returns how many were sent.
    */
   send(buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, endpoint: Endpoint): number;
+  /**
+   * Sends datagram i to the sender record i of `destinations` (SOURCE_RECORD_BYTES each, the
+   * layout the native bind writes for received datagrams), in as few system calls as the OS
+   * allows: answers to many senders at once (cookie replies under a flood). Never blocks; returns
+   * how many were sent.
+   */
+  sendEach(buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, destinations: Uint8Array): number;
   /** Parses "host:port" / "[v6]:port" with a literal IP into an Endpoint; throws on anything else. */
   parseEndpoint(text: string): Endpoint;
   close(): void;

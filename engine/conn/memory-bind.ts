@@ -9,6 +9,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { parseAddress } from '../routing/cidr.js';
 import { HEADROOM, TAILROOM } from '../packet-buffer.js';
 import type { Bind, DatagramBatch, Endpoint } from './bind.js';
+import { EndpointCache } from './endpoint.js';
 
 /** The bytes of an IPv4 or IPv6 literal; throws on anything else. */
 
@@ -186,6 +187,8 @@ export class MemoryBind implements Bind {
     if (port !== 0) this.open(port);
   }
 
+  private readonly destinations = new EndpointCache();
+
   start(onDatagrams: (batch: DatagramBatch) => void): void {
     this.listener = onDatagrams;
   }
@@ -199,6 +202,15 @@ export class MemoryBind implements Bind {
       this.network.transmit({ from, to: endpoint.key, data });
     }
     return count;
+  }
+
+  sendEach(buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, destinations: Uint8Array): number {
+    let sent = 0;
+    for (let i = 0; i < count; i++) {
+      const to = this.destinations.fromRecord(destinations, i * 20);
+      sent += this.send(buffer, offsets.subarray(i, i + 1), lengths.subarray(i, i + 1), 1, to);
+    }
+    return sent;
   }
 
   parseEndpoint(text: string): Endpoint {

@@ -102,6 +102,11 @@ export class UdpBind implements Bind {
     return this.addon.udpSend(this.handle, buffer, offsets, lengths, count, endpoint.family, endpoint.addressBytes, endpoint.port);
   }
 
+  sendEach(buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, destinations: Uint8Array): number {
+    if (!this.handle || count <= 0) return 0;
+    return this.addon.udpSendEach(this.handle, buffer, offsets, lengths, count, destinations);
+  }
+
   parseEndpoint(text: string): Endpoint {
     return parseEndpoint(text);
   }

@@ -147,6 +147,8 @@ export class Device implements EngineDevice {
   private filterSources = new Uint8Array(64 * SOURCE_RECORD_BYTES);
   private filterVerdicts = new Uint8Array(64);
   private filterReplies = Buffer.alloc(64 * COOKIE_REPLY_SLOT);
+  private replyOffsets = new Int32Array(64);
+  private replyLengths = new Int32Array(64);
   /** For sending one datagram the core handed us (handshakes, keepalives, staged packets). */
   private readonly oneOffset = new Int32Array(1);
   private readonly oneLength = new Int32Array(1);
@@ -251,6 +253,8 @@ export class Device implements EngineDevice {
       this.filterSources = new Uint8Array(count * SOURCE_RECORD_BYTES);
       this.filterVerdicts = new Uint8Array(count);
       this.filterReplies = Buffer.alloc(count * COOKIE_REPLY_SLOT);
+      this.replyOffsets = new Int32Array(count);
+      this.replyLengths = new Int32Array(count);
     }
     let deliver = 0;
     let handshakeCount = 0;
@@ -294,6 +298,9 @@ export class Device implements EngineDevice {
     const verdicts = this.filterVerdicts;
     this.handshakeFilter.run(buffer, offsets, lengths, indices, count, this.filterSources, verdicts, this.filterReplies, now, this.handshakes.length);
     let queued = false;
+    // Reply k's destination record is moved down to slot k of filterSources: k <= j always, and
+    // record j is read (above, by the filter) before any later reply overwrites it.
+    let replies = 0;
     for (let j = 0; j < count; j++) {
       const i = indices[j]!;
       const from = endpoints[i]!;
@@ -309,11 +316,12 @@ export class Device implements EngineDevice {
           break;
         case VERDICT_COOKIE_REPLY:
           // "If the responder is under load, it may reject an initiation with a valid mac1 but an
-          // invalid mac2, and reply with a cookie reply" (whitepaper §5.3): no DH spent.
-          this.oneOffset[0] = j * COOKIE_REPLY_SLOT;
-          this.oneLength[0] = COOKIE_REPLY_SLOT;
-          if (this.bind.send(this.filterReplies, this.oneOffset, this.oneLength, 1, from) < 1) this.drops.add('sendFailed');
-          this.drops.add('cookieReplySent');
+          // invalid mac2, and reply with a cookie reply" (whitepaper §5.3): no DH spent. The
+          // replies leave together after the loop, each to the sender record of its message.
+          this.replyOffsets[replies] = j * COOKIE_REPLY_SLOT;
+          this.replyLengths[replies] = COOKIE_REPLY_SLOT;
+          this.filterSources.copyWithin(replies * SOURCE_RECORD_BYTES, j * SOURCE_RECORD_BYTES, (j + 1) * SOURCE_RECORD_BYTES);
+          replies++;
           break;
         case VERDICT_BAD_MAC1:
           this.drops.add('badMac1');
@@ -325,6 +333,11 @@ export class Device implements EngineDevice {
         default:
           this.drops.add('badMessageSize');
       }
+    }
+    if (replies > 0) {
+      const sent = this.bind.sendEach(this.filterReplies, this.replyOffsets, this.replyLengths, replies, this.filterSources);
+      this.drops.add('cookieReplySent', sent);
+      if (sent < replies) this.drops.add('sendFailed', replies - sent);
     }
     if (queued) this.scheduleHandshakes();
   }

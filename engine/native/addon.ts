@@ -72,6 +72,8 @@ export interface IoAddon {
     udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number,
     family: 4 | 6, address: Uint8Array, port: number,
   ) => number;
+  /** Datagram i to the 20-byte record i of `destinations` (the `sources` layout); returns how many were sent. */
+  udpSendEach: (udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, destinations: Uint8Array) => number;
   udpClose: (udp: UdpHandle) => void;
   udpStats: (udp: UdpHandle) => IoStats;
 

@@ -177,3 +177,35 @@ test('native and JavaScript filters give the same verdicts on a mixed batch of I
   assert.equal(a.written, b.written);
   assert.ok(a.written > 500);
 });
+
+test('udpSendEach: one call sends each datagram to its own sender record (IPv4 and IPv6), as cookie replies leave', async () => {
+  const { UdpBind } = await import('../../engine/conn/udp-bind.js');
+  const sender = new UdpBind();
+  const receivers = [new UdpBind(), new UdpBind()];
+  try {
+    sender.open(0);
+    const got: string[][] = [[], []];
+    receivers.forEach((r, k) => {
+      r.open(0);
+      r.start((batch) => {
+        for (let i = 0; i < batch.count; i++) got[k]!.push(batch.buffer.toString('utf8', batch.offsets[i], batch.offsets[i]! + batch.lengths[i]!));
+      });
+    });
+    const texts = ['to-0-v4', 'to-1-v4', 'to-0-v6', 'to-1-v6', 'to-0-again'];
+    const targets = [`127.0.0.1:${receivers[0]!.port()}`, `127.0.0.1:${receivers[1]!.port()}`, `[::1]:${receivers[0]!.port()}`, `[::1]:${receivers[1]!.port()}`, `127.0.0.1:${receivers[0]!.port()}`];
+    const buffer = Buffer.from(texts.join(''));
+    const offsets = new Int32Array(texts.length);
+    const lengths = Int32Array.from(texts.map((t) => t.length));
+    texts.reduce((at, t, i) => ((offsets[i] = at), at + t.length), 0);
+    const records = new Uint8Array(texts.length * SOURCE_RECORD_BYTES);
+    targets.forEach((t, i) => writeSourceRecord(records, i * SOURCE_RECORD_BYTES, sender.parseEndpoint(t)));
+    assert.equal(sender.sendEach(buffer, offsets, lengths, texts.length, records), texts.length);
+    const deadline = Date.now() + 3000;
+    while (got[0]!.length + got[1]!.length < texts.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(got[0]!.sort(), ['to-0-again', 'to-0-v4', 'to-0-v6']);
+    assert.deepEqual(got[1]!.sort(), ['to-1-v4', 'to-1-v6']);
+  } finally {
+    sender.close();
+    for (const r of receivers) r.close();
+  }
+});

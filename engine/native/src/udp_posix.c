@@ -748,6 +748,100 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return io_number(env, sent);
 }
 
+/*
+ * udpSendEach(handle, buffer, offsets, lengths, count, destinations) -> datagrams sent.
+ * Datagram i goes to the 20-byte record i of `destinations` (the layout of `sources`), so
+ * answers to many senders - cookie replies under a handshake flood - leave in one sendmmsg per
+ * run of the same family instead of one call each. What the OS refuses is dropped, never waited for.
+ */
+static napi_value js_send_each(napi_env env, napi_callback_info info) {
+  napi_value args[6];
+  udp_bind *bind;
+  uint8_t *data, *records;
+  size_t data_len, offsets_count, lengths_count, records_len;
+  int32_t *offsets, *lengths;
+  uint32_t count, sent = 0;
+  struct sockaddr_storage to[SEND_CHUNK];
+  struct iovec iov[SEND_CHUNK];
+  if (!io_args(env, info, 6, args, NULL) || (bind = unwrap_open(env, args[0])) == NULL) return NULL;
+  if (io_get_bytes(env, args[1], &data, &data_len) != 0 || io_get_int32s(env, args[2], &offsets, &offsets_count) != 0 ||
+      io_get_int32s(env, args[3], &lengths, &lengths_count) != 0 || !io_get_u32(env, args[4], &count) ||
+      io_get_bytes(env, args[5], &records, &records_len) != 0)
+    return NULL;
+  IO_CHECK_ARG(env, count <= offsets_count && count <= lengths_count && (size_t)count * SOURCE_RECORD <= records_len,
+               "udpSendEach: count exceeds the offsets, lengths or destinations");
+  for (uint32_t start = 0; start < count;) {
+    /* A run of datagrams to one family (one socket), at most SEND_CHUNK long. */
+    uint8_t family = records[(size_t)start * SOURCE_RECORD];
+    udp_socket *sock = &bind->sockets[family == 6 ? 1 : 0];
+    uint32_t n = 0;
+    while (start < count && n < SEND_CHUNK && records[(size_t)start * SOURCE_RECORD] == family) {
+      const uint8_t *r = records + (size_t)start * SOURCE_RECORD;
+      int32_t offset = offsets[start], length = lengths[start];
+      start++;
+      if ((family != 4 && family != 6) || offset < 0 || length < 0 || (size_t)offset + (size_t)length > data_len) {
+        bind->stats.write_dropped++;
+        continue;
+      }
+      memset(&to[n], 0, sizeof to[n]);
+      if (family == 4) {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)&to[n];
+        v4->sin_family = AF_INET;
+        memcpy(&v4->sin_port, r + 2, 2);
+        memcpy(&v4->sin_addr, r + 4, 4);
+      } else {
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&to[n];
+        v6->sin6_family = AF_INET6;
+        memcpy(&v6->sin6_port, r + 2, 2);
+        memcpy(&v6->sin6_addr, r + 4, 16);
+      }
+      iov[n].iov_base = data + offset;
+      iov[n].iov_len = (size_t)length;
+      n++;
+    }
+    if (n == 0) continue;
+    if (sock->fd < 0) {
+      bind->stats.write_dropped += n;
+      continue;
+    }
+#ifdef __linux__
+    struct mmsghdr messages[SEND_CHUNK];
+    for (uint32_t i = 0; i < n; i++) {
+      memset(&messages[i], 0, sizeof messages[i]);
+      messages[i].msg_hdr.msg_name = &to[i];
+      messages[i].msg_hdr.msg_namelen = to[i].ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+      messages[i].msg_hdr.msg_iov = &iov[i];
+      messages[i].msg_hdr.msg_iovlen = 1;
+    }
+    for (uint32_t done = 0; done < n;) {
+      int k;
+      do k = sendmmsg(sock->fd, messages + done, n - done, MSG_DONTWAIT);
+      while (k < 0 && errno == EINTR);
+      if (k > 0) {
+        sent += (uint32_t)k;
+        done += (uint32_t)k;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        bind->stats.write_dropped += n - done; /* buffer full: drop this run, never block */
+        break;
+      } else {
+        bind->stats.write_dropped++; /* this one refused: skip it */
+        done++;
+      }
+    }
+#else
+    for (uint32_t i = 0; i < n; i++) {
+      socklen_t len = to[i].ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+      ssize_t one;
+      do one = sendto(sock->fd, iov[i].iov_base, iov[i].iov_len, MSG_DONTWAIT, (const struct sockaddr *)&to[i], len);
+      while (one < 0 && errno == EINTR);
+      if (one >= 0) sent++;
+      else bind->stats.write_dropped++;
+    }
+#endif
+  }
+  return io_number(env, sent);
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value args[1];
   udp_bind *bind;
@@ -771,6 +865,7 @@ void io_register_udp(napi_env env, napi_value exports) {
   io_export(env, exports, "udpGetMark", js_get_mark);
   io_export(env, exports, "udpStart", js_start);
   io_export(env, exports, "udpSend", js_send);
+  io_export(env, exports, "udpSendEach", js_send_each);
   io_export(env, exports, "udpClose", js_close);
   io_export(env, exports, "udpStats", js_stats);
 }

@@ -590,6 +590,52 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return io_number(env, sent);
 }
 
+/* udpSendEach(handle, buffer, offsets, lengths, count, destinations): datagram i to 20-byte record i (see udp_posix.c). */
+static napi_value js_send_each(napi_env env, napi_callback_info info) {
+  napi_value args[6];
+  udp_bind *bind;
+  uint8_t *data, *records;
+  size_t data_len, offsets_count, lengths_count, records_len;
+  int32_t *offsets, *lengths;
+  uint32_t count, sent = 0;
+  if (!io_args(env, info, 6, args, NULL) || (bind = unwrap_open(env, args[0])) == NULL) return NULL;
+  if (io_get_bytes(env, args[1], &data, &data_len) != 0 || io_get_int32s(env, args[2], &offsets, &offsets_count) != 0 ||
+      io_get_int32s(env, args[3], &lengths, &lengths_count) != 0 || !io_get_u32(env, args[4], &count) ||
+      io_get_bytes(env, args[5], &records, &records_len) != 0)
+    return NULL;
+  IO_CHECK_ARG(env, count <= offsets_count && count <= lengths_count && (size_t)count * 20 <= records_len,
+               "udpSendEach: count exceeds the offsets, lengths or destinations");
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t *r = records + (size_t)i * 20;
+    int32_t offset = offsets[i], length = lengths[i];
+    struct sockaddr_storage to;
+    int to_len;
+    udp_socket *sock = &bind->sockets[r[0] == 6 ? 1 : 0];
+    if ((r[0] != 4 && r[0] != 6) || sock->s == INVALID_SOCKET || offset < 0 || length < 0 ||
+        (size_t)offset + (size_t)length > data_len) {
+      bind->stats.write_dropped++;
+      continue;
+    }
+    memset(&to, 0, sizeof to);
+    if (r[0] == 4) {
+      struct sockaddr_in *v4 = (struct sockaddr_in *)&to;
+      v4->sin_family = AF_INET;
+      memcpy(&v4->sin_port, r + 2, 2);
+      memcpy(&v4->sin_addr, r + 4, 4);
+      to_len = sizeof *v4;
+    } else {
+      struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&to;
+      v6->sin6_family = AF_INET6;
+      memcpy(&v6->sin6_port, r + 2, 2);
+      memcpy(&v6->sin6_addr, r + 4, 16);
+      to_len = sizeof *v6;
+    }
+    if (sendto(sock->s, (const char *)data + offset, length, 0, (const struct sockaddr *)&to, to_len) != SOCKET_ERROR) sent++;
+    else bind->stats.write_dropped++;
+  }
+  return io_number(env, sent);
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value args[1];
   udp_bind *bind;
@@ -613,6 +659,7 @@ void io_register_udp(napi_env env, napi_value exports) {
   io_export(env, exports, "udpGetMark", js_get_mark);
   io_export(env, exports, "udpStart", js_start);
   io_export(env, exports, "udpSend", js_send);
+  io_export(env, exports, "udpSendEach", js_send_each);
   io_export(env, exports, "udpClose", js_close);
   io_export(env, exports, "udpStats", js_stats);
 }
