@@ -1,7 +1,7 @@
 /**
  * The UDP underlay over the wirelane_io addon: an IPv4 and an IPv6 socket on one port,
  * batched receive into one slot buffer (recvmmsg on Linux, a receive loop on macOS and Windows),
- * batched send to one endpoint (sendmmsg and UDP GSO on Linux), SO_MARK for wg-quick's policy
+ * batched send to one endpoint (sendmmsg and UDP GSO on Linux; UDP GRO on receive), SO_MARK for wg-quick's policy
  * routing where the OS has it. The addon's halves: src/udp_posix.c and src/udp_win32.c.
  *
  * Received datagrams carry no headroom (offsets point at the message); the slot room is
@@ -20,6 +20,8 @@ export const DEFAULT_UDP_BATCH = 128;
  * frames). 128 slots of it are 1.2 MB; raise it with `maxDatagramSize` if peers use more.
  */
 export const DEFAULT_MAX_DATAGRAM = 9216;
+/** Datagrams one callback may carry: 16 UDP GRO messages of up to 64 datagrams each. */
+const UDP_GRO_ENTRIES = 1024;
 
 export interface UdpBindOptions {
   logger?: Logger;
@@ -130,14 +132,17 @@ export class UdpBind implements Bind {
 
   private makeReceiver(): Receiver {
     const slotSize = Math.ceil(this.maxDatagramSize / 16) * 16;
+    // With UDP GRO (Linux) the addon receives whole 64 KiB messages into the same buffer and
+    // describes each as the up to 64 datagrams it holds: room for more entries than slots.
+    const entries = Math.max(this.batchSize, UDP_GRO_ENTRIES);
     return {
       slotSize,
-      sources: new Uint8Array(SOURCE_RECORD_BYTES * this.batchSize),
+      sources: new Uint8Array(SOURCE_RECORD_BYTES * entries),
       batch: {
         buffer: Buffer.alloc(slotSize * this.batchSize),
-        offsets: new Int32Array(this.batchSize),
-        lengths: new Int32Array(this.batchSize),
-        endpoints: new Array<Endpoint>(this.batchSize),
+        offsets: new Int32Array(entries),
+        lengths: new Int32Array(entries),
+        endpoints: new Array<Endpoint>(entries),
         count: 0,
       },
     };

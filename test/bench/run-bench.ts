@@ -67,7 +67,10 @@ interface Configuration {
 interface LinkResult {
   forwardMbps: number;
   reverseMbps: number;
+  /** Mean ping round trip, and its minimum and maximum (a mean alone hides stalls). */
   pingMs: number;
+  pingMinMs: number;
+  pingMaxMs: number;
 }
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeout = 60_000): string {
@@ -185,8 +188,8 @@ function measure(config: Configuration, dir: string): LinkResult {
     const forwardMbps = iperf(false);
     const reverseMbps = iperf(true);
     const ping = inNs(nsA, ['ping', '-c', '50', '-i', '0.02', '-q', '10.77.0.2']);
-    const avg = /= [\d.]+\/([\d.]+)\//.exec(ping);
-    return { forwardMbps, reverseMbps, pingMs: avg ? Number(avg[1]) : NaN };
+    const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\//.exec(ping);
+    return { forwardMbps, reverseMbps, pingMs: rtt ? Number(rtt[2]) : NaN, pingMinMs: rtt ? Number(rtt[1]) : NaN, pingMaxMs: rtt ? Number(rtt[3]) : NaN };
   } finally {
     server?.kill('SIGKILL');
     quiet(() => inNs(nsA, ['wg-quick', 'down', confA], implementationEnv(config.a)));
@@ -194,9 +197,21 @@ function measure(config: Configuration, dir: string): LinkResult {
   }
 }
 
-function configurations(modern: string | null): Configuration[] {
+/**
+ * The engine's command. With BENCH_PROFILE a wrapper starts it under --cpu-prof (which
+ * NODE_OPTIONS may not carry); the daemon it forks inherits the flag through execArgv.
+ */
+function engineCommand(dir: string): string {
   const engine = repoPath('engine', 'bin', 'wirelane-engine');
-  const profileEnv: NodeJS.ProcessEnv = PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(PROFILE_DIR)}` } : {};
+  if (!PROFILE_DIR) return engine;
+  const wrapper = join(dir, 'wirelane-engine-profiled');
+  writeFileSync(wrapper, `#!/bin/sh\nexec "${process.execPath}" --cpu-prof --cpu-prof-dir="${resolve(PROFILE_DIR)}" "${engine}" "$@"\n`, { mode: 0o755 });
+  return wrapper;
+}
+
+function configurations(modern: string | null, dir: string): Configuration[] {
+  const engine = engineCommand(dir);
+  const profileEnv: NodeJS.ProcessEnv = {};
   const wirelane: Implementation = { label: 'wirelane', command: engine, env: { ...profileEnv } };
   const noble: Implementation = { label: 'wirelane/noble', command: engine, env: { ...profileEnv, WIRELANE_CRYPTO: 'noble' } };
   const debian: Implementation = { label: 'debian', command: 'wireguard-go', env: {} };
@@ -232,13 +247,13 @@ function mean(values: number[]): number {
 function printRound(round: number, results: Map<string, LinkResult>, configs: Configuration[]): void {
   const reference = results.get('modern');
   console.log(`\nRound ${round}: iperf3 TCP ${SECONDS} s per direction, ping 50 x 20 ms; ratios against modern <-> modern of this round`);
-  console.log(`  ${'configuration'.padEnd(31)} ${'A->B Mbit/s'.padStart(11)} ${'B->A Mbit/s'.padStart(11)} ${'ping ms'.padStart(8)}   ratio A->B  B->A  RTT`);
+  console.log(`  ${'configuration'.padEnd(31)} ${'A->B Mbit/s'.padStart(11)} ${'B->A Mbit/s'.padStart(11)} ${'ping ms'.padStart(8)} ${'(min/max)'.padStart(13)}   ratio A->B  B->A  RTT`);
   for (const config of configs) {
     const r = results.get(config.id);
     if (r === undefined) continue;
     const ratio = (ours: number, ref: number | undefined): string => fmt(ref === undefined ? undefined : ours / ref);
     console.log(
-      `  ${config.label.padEnd(31)} ${r.forwardMbps.toFixed(0).padStart(11)} ${r.reverseMbps.toFixed(0).padStart(11)} ${r.pingMs.toFixed(3).padStart(8)}   ` +
+      `  ${config.label.padEnd(31)} ${r.forwardMbps.toFixed(0).padStart(11)} ${r.reverseMbps.toFixed(0).padStart(11)} ${r.pingMs.toFixed(3).padStart(8)} ${`${r.pingMinMs.toFixed(2)}/${r.pingMaxMs.toFixed(1)}`.padStart(13)}   ` +
         `${ratio(r.forwardMbps, reference?.forwardMbps).padStart(10)} ${ratio(r.reverseMbps, reference?.reverseMbps).padStart(5)} ${ratio(r.pingMs, reference?.pingMs).padStart(4)}`,
     );
   }
@@ -306,8 +321,8 @@ async function main(): Promise<void> {
     mkdirSync(PROFILE_DIR, { recursive: true });
     console.log(`CPU profiles of every engine process go to ${resolve(PROFILE_DIR)}`);
   }
-  const configs = configurations(modern.path);
   const dir = mkdtempSync(join(tmpdir(), 'wirelane-bench-'));
+  const configs = configurations(modern.path, dir);
   const rounds: Map<string, LinkResult>[] = [];
   try {
     tearDown();

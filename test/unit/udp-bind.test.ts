@@ -158,6 +158,54 @@ test('runs of equal-size datagrams (sent as UDP GSO on Linux) arrive as the same
   }
 });
 
+test('UDP GRO (Linux): a GSO run arrives as one message and is cut back into the same datagrams, in order; off, the same datagrams come one by one', { skip: process.platform !== 'linux' ? 'UDP GRO is Linux only' : false }, async () => {
+  // Loopback hands a GSO message whole to a socket with UDP_GRO: the addon must split it at the
+  // size the kernel reports, keep a shorter last datagram as its own, and keep separate runs
+  // (sizes, senders) apart.
+  const sizes = [...Array<number>(44).fill(1452), 1000, ...Array<number>(70).fill(1452), 96, ...Array<number>(3).fill(148)];
+  const parts = sizes.map((size, i) => Buffer.from(`gro-${i}-`.padEnd(size, String.fromCharCode(65 + (i % 26))), 'latin1'));
+  const offsets = new Int32Array(parts.length);
+  const lengths = new Int32Array(parts.length);
+  const buffer = Buffer.alloc(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  parts.forEach((part, i) => {
+    offsets[i] = at;
+    lengths[i] = part.length;
+    part.copy(buffer, at);
+    at += part.length;
+  });
+  const previous = process.env['WIRELANE_UDP_GRO'];
+  for (const gro of [true, false]) {
+    if (gro) delete process.env['WIRELANE_UDP_GRO'];
+    else process.env['WIRELANE_UDP_GRO'] = '0';
+    const a = new UdpBind();
+    const b = new UdpBind();
+    try {
+      const portA = a.open(0);
+      const portB = b.open(0);
+      const inA = collector(a);
+      for (const address of ['127.0.0.1', '[::1]']) {
+        assert.equal(b.send(buffer, offsets, lengths, parts.length, b.parseEndpoint(`${address}:${portA}`)), parts.length);
+      }
+      const got = await inA.until(2 * parts.length);
+      assert.equal(got.length, 2 * parts.length, `every datagram arrived (GRO ${gro ? 'on' : 'off'})`);
+      const expected = parts.map((p) => p.toString('latin1'));
+      assert.deepEqual(got.slice(0, parts.length).map((r) => r.payload), expected, 'IPv4: same datagrams, same order');
+      assert.deepEqual(got.slice(parts.length).map((r) => r.payload), expected, 'IPv6: same datagrams, same order');
+      assert.ok(got.slice(0, parts.length).every((r) => r.endpoint.key === `127.0.0.1:${portB}`));
+      assert.ok(got.slice(parts.length).every((r) => r.endpoint.key === `[::1]:${portB}`));
+      const coalesced = a.stats()!.coalesced;
+      if (gro) assert.ok(coalesced >= parts.length, `datagrams came inside GRO messages (${coalesced})`);
+      else assert.equal(coalesced, 0, 'WIRELANE_UDP_GRO=0 turns GRO off');
+    } finally {
+      a.close();
+      b.close();
+    }
+  }
+  if (previous === undefined) delete process.env['WIRELANE_UDP_GRO'];
+  else process.env['WIRELANE_UDP_GRO'] = previous;
+});
+
 test('a port in use is refused with a clear error; reopening moves the bind', () => {
   const a = new UdpBind();
   const b = new UdpBind();

@@ -31,7 +31,8 @@ typedef struct io_batch {
   size_t data_len;
   int32_t *offsets;
   int32_t *lengths;
-  uint32_t capacity;        /* number of slots (length of offsets/lengths) */
+  uint32_t capacity;        /* number of slots the buffer holds (at most `entries`) */
+  uint32_t entries;         /* length of offsets/lengths: packets one callback may describe */
   uint32_t slot_size;       /* bytes per slot */
   uint32_t headroom;        /* bytes kept free before each packet */
   uint32_t packet_capacity; /* largest packet kept; larger ones are dropped */
@@ -55,6 +56,7 @@ typedef struct io_stats {
   double largest_batch;  /* most packets in one callback */
   double oversized;      /* packets dropped for not fitting a slot */
   double write_dropped;  /* packets the OS refused on write/send */
+  double coalesced;      /* UDP: datagrams that came inside GRO messages; TUN: segments written merged */
 } io_stats;
 
 /* Throws an Error whose `code` is the errno name ("EADDRINUSE") and `message` says what failed. */
@@ -64,7 +66,9 @@ void io_throw(napi_env env, const char *code, const char *message);
 
 /*
  * Reads args[first..first+5] = (buffer, offsets, lengths, slotSize, headroom, packetCapacity)
- * into `batch`, validating that every slot fits, and keeps references to the JS objects.
+ * into `batch`, validating that every slot fits, and keeps references to the JS objects. The
+ * buffer holds min(entries, buffer length / slotSize) slots; offsets/lengths may have more
+ * entries than that (UDP GRO cuts one received message into many datagrams).
  * Returns 0 on success; on failure a JS exception is pending.
  */
 int io_batch_init(napi_env env, io_batch *batch, napi_value *args);
@@ -101,6 +105,8 @@ void io_register_pipe(napi_env env, napi_value exports);
 void io_register_service(napi_env env, napi_value exports);
 /* Linux and macOS only (peercred_posix.c): peerCredentials(fd) of a connected Unix socket. */
 void io_register_peercred(napi_env env, napi_value exports);
+/* All platforms (handshake_filter.c): mac1/mac2 checks and cookie replies for a received batch. */
+void io_register_handshake_filter(napi_env env, napi_value exports);
 void io_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 
 #endif

@@ -128,17 +128,19 @@ int io_batch_init(napi_env env, io_batch *batch, napi_value *args) {
   if (!io_get_u32(env, args[3], &batch->slot_size) || !io_get_u32(env, args[4], &batch->headroom) ||
       !io_get_u32(env, args[5], &batch->packet_capacity))
     return -1;
-  batch->capacity = (uint32_t)(offsets_count < lengths_count ? offsets_count : lengths_count);
+  batch->entries = (uint32_t)(offsets_count < lengths_count ? offsets_count : lengths_count);
+  batch->capacity = batch->entries;
+  if (batch->slot_size > 0 && batch->data_len / batch->slot_size < batch->capacity)
+    batch->capacity = (uint32_t)(batch->data_len / batch->slot_size);
   if (batch->capacity == 0 || batch->packet_capacity == 0 ||
       (uint64_t)batch->headroom + batch->packet_capacity > batch->slot_size ||
-      (uint64_t)batch->capacity * batch->slot_size > batch->data_len ||
-      (uint64_t)batch->capacity * batch->slot_size > INT32_MAX) {
+      batch->data_len > INT32_MAX) {
     napi_throw_range_error(env, NULL, "wirelane_io: the slot buffer does not hold its slots");
     return -1;
   }
   batch->tailroom = batch->slot_size - batch->headroom - batch->packet_capacity;
-  for (uint32_t i = 0; i < batch->capacity; i++) {
-    batch->offsets[i] = (int32_t)(i * batch->slot_size + batch->headroom);
+  for (uint32_t i = 0; i < batch->entries; i++) {
+    batch->offsets[i] = (int32_t)((i < batch->capacity ? i : 0) * batch->slot_size + batch->headroom);
     batch->lengths[i] = 0;
   }
   for (int i = 0; i < 3; i++) napi_create_reference(env, args[i], 1, &batch->refs[i]);
@@ -216,6 +218,7 @@ napi_value io_stats_object(napi_env env, const io_stats *stats) {
   napi_set_named_property(env, out, "largestBatch", io_number(env, stats->largest_batch));
   napi_set_named_property(env, out, "oversized", io_number(env, stats->oversized));
   napi_set_named_property(env, out, "writeDropped", io_number(env, stats->write_dropped));
+  napi_set_named_property(env, out, "coalesced", io_number(env, stats->coalesced));
   return out;
 }
 

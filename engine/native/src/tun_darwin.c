@@ -106,8 +106,10 @@ int tun_platform_write(int fd, const unsigned char *packet, size_t len) {
 }
 
 uint32_t tun_platform_write_batch(int fd, uint8_t *data, size_t data_len, const int32_t *offsets,
-                                  const int32_t *lengths, uint32_t count, uint32_t *dropped) {
+                                  const int32_t *lengths, uint32_t count, uint32_t *dropped,
+                                  uint32_t *coalesced) {
   uint32_t written = 0;
+  (void)coalesced; /* utun takes no offloads */
   for (uint32_t i = 0; i < count; i++) {
     int32_t offset = offsets[i], length = lengths[i];
     if (offset < 0 || length <= 0 || (size_t)offset + (size_t)length > data_len ||

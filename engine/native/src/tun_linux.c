@@ -73,7 +73,8 @@ static int open_device(const char *requested, char *name, size_t name_size, int 
   if (fd < 0) return -errno;
   vnet = want_vnet && fd < MAX_OFFLOAD_FDS;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
+  /* IFF_TUN_EXCL: never attach to a device that exists already (EBUSY; see tun-linux.ts). */
+  ifr.ifr_flags = IFF_TUN | IFF_TUN_EXCL | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
   strncpy(ifr.ifr_name, requested, IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     err = errno;
@@ -452,7 +453,7 @@ static int write_coalesced(int fd, uint8_t *data, const int32_t *offsets, const 
 
 /* One chunk of at most GRO_CHUNK packets, all already checked to lie inside the buffer. */
 static uint32_t write_chunk_coalesced(int fd, uint8_t *data, const int32_t *offsets, const int32_t *lengths,
-                                      uint32_t count, uint32_t *dropped) {
+                                      uint32_t count, uint32_t *dropped, uint32_t *coalesced) {
   int16_t next[GRO_CHUNK];
   uint8_t role[GRO_CHUNK];
   int16_t item_of[GRO_CHUNK];
@@ -525,8 +526,12 @@ static uint32_t write_chunk_coalesced(int fd, uint8_t *data, const int32_t *offs
     if (role[i] == GRO_HEAD && items[item_of[i]].segments > 1) {
       const gro_item *item = &items[item_of[i]];
       err = write_coalesced(fd, data, offsets, lengths, next, item);
-      if (err == 0) written += item->segments;
-      else *dropped += item->segments;
+      if (err == 0) {
+        written += item->segments;
+        *coalesced += item->segments;
+      } else {
+        *dropped += item->segments;
+      }
       continue;
     }
     err = tun_platform_write(fd, data + offsets[i], (size_t)lengths[i]);
@@ -537,7 +542,8 @@ static uint32_t write_chunk_coalesced(int fd, uint8_t *data, const int32_t *offs
 }
 
 uint32_t tun_platform_write_batch(int fd, uint8_t *data, size_t data_len, const int32_t *offsets,
-                                  const int32_t *lengths, uint32_t count, uint32_t *dropped) {
+                                  const int32_t *lengths, uint32_t count, uint32_t *dropped,
+                                  uint32_t *coalesced) {
   offload_state *st = state_of(fd);
   int32_t chunk_offsets[GRO_CHUNK], chunk_lengths[GRO_CHUNK];
   uint32_t written = 0;
@@ -564,7 +570,7 @@ uint32_t tun_platform_write_batch(int fd, uint8_t *data, size_t data_len, const 
       chunk_offsets[n] = offset;
       chunk_lengths[n++] = length;
     }
-    written += write_chunk_coalesced(fd, data, chunk_offsets, chunk_lengths, n, dropped);
+    written += write_chunk_coalesced(fd, data, chunk_offsets, chunk_lengths, n, dropped, coalesced);
   }
   return written;
 }

@@ -332,9 +332,10 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   IO_CHECK_ARG(env, count <= offsets_count && count <= lengths_count,
                "tunWrite: count exceeds the offsets or lengths");
   {
-    uint32_t dropped = 0;
-    written = tun_platform_write_batch(dev->fd, data, data_len, offsets, lengths, count, &dropped);
+    uint32_t dropped = 0, coalesced = 0;
+    written = tun_platform_write_batch(dev->fd, data, data_len, offsets, lengths, count, &dropped, &coalesced);
     dev->stats.write_dropped += dropped;
+    dev->stats.coalesced += coalesced;
   }
   return io_number(env, written);
 }

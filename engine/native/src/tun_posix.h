@@ -23,12 +23,14 @@ int tun_platform_write(int fd, const unsigned char *packet, size_t len);
 
 /*
  * Writes `count` packets located by offsets/lengths in data[0..data_len) (entries outside it
- * are dropped); returns how many were written and adds the rest to *dropped. Linux may merge
+ * are dropped); returns how many were written and adds the rest to *dropped, and the packets
+ * written as parts of merged writes to *coalesced. Linux may merge
  * consecutive TCP segments of a flow into one write (see tun_linux.c) and rewrites their
  * headers in the buffer while doing so.
  */
 uint32_t tun_platform_write_batch(int fd, uint8_t *data, size_t data_len, const int32_t *offsets,
-                                  const int32_t *lengths, uint32_t count, uint32_t *dropped);
+                                  const int32_t *lengths, uint32_t count, uint32_t *dropped,
+                                  uint32_t *coalesced);
 
 /*
  * Whether tun_platform_read has packets of its own still to hand out without reading the fd

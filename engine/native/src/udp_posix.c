@@ -10,6 +10,14 @@
  *
  * Send: all datagrams of one call go to one endpoint, with sendmmsg on Linux, runs of equal-size
  * datagrams as one UDP GSO message each (see send_datagrams).
+ *
+ * UDP GRO (Linux): with the UDP_GRO socket option the kernel hands over a run of equal-size
+ * datagrams from one sender as one message of up to 64 KiB, with a UDP_GRO control message
+ * giving the datagram size; when the peer sent them as one GSO message (wireguard-go, or us)
+ * over a veth or a GRO-capable NIC, they are never cut apart in the kernel at all. The socket
+ * then receives into 64 KiB regions of the slot buffer instead of slots, and each message is
+ * described as the datagrams it holds, where they lie (offsets/lengths have room for 64 per
+ * message), so nothing is copied. WIRELANE_UDP_GRO=0 turns it off (for comparisons).
  */
 #ifndef _WIN32
 
@@ -41,7 +49,15 @@
 /* Kernels before 6.x accept at most 64 segments per GSO send; and one IP packet's payload. */
 #define GSO_MAX_SEGMENTS 64
 #define GSO_MAX_BYTES 65000
+#ifndef UDP_GRO
+#define UDP_GRO 104
 #endif
+/* One GRO message: at most 64 datagrams (UDP_GRO_CNT_MAX) and one IP packet's worth of bytes. */
+#define GRO_MAX_SEGMENTS 64
+#define GRO_REGION 65536
+#endif
+/* Control-message room per received datagram (UDP_GRO's int, IP_PKTINFO/IPV6_PKTINFO). */
+#define RECEIVE_CONTROL_BYTES 128
 #define PORT_ATTEMPTS 100
 
 struct udp_bind;
@@ -54,6 +70,7 @@ typedef struct udp_socket {
   int polling;
   /* Datagrams shorter than this may be grouped into one UDP GSO send (0: never). */
   size_t gso_limit;
+  int gro; /* UDP_GRO is on: receive into GRO_REGION-byte regions and split (see above) */
   struct udp_bind *owner;
 } udp_socket;
 
@@ -73,6 +90,7 @@ typedef struct udp_bind {
 #endif
   struct iovec *iovecs;
   struct sockaddr_storage *addresses;
+  uint8_t *controls; /* RECEIVE_CONTROL_BYTES per message */
 } udp_bind;
 
 static const napi_type_tag udp_tag = {0x7769726c616e6575ULL, 0x647062696e640001ULL};
@@ -84,8 +102,10 @@ static void free_receive_arrays(udp_bind *bind) {
 #endif
   free(bind->iovecs);
   free(bind->addresses);
+  free(bind->controls);
   bind->iovecs = NULL;
   bind->addresses = NULL;
+  bind->controls = NULL;
 }
 
 static void release_js(udp_bind *bind) {
@@ -189,6 +209,19 @@ fail:
   return -err;
 }
 
+/* Turns UDP GRO on where the kernel has it and it is not turned off; 1 if it is on. */
+static int enable_gro(int fd) {
+#ifdef __linux__
+  const char *setting = getenv("WIRELANE_UDP_GRO");
+  int one = 1;
+  if (setting != NULL && strcmp(setting, "0") == 0) return 0;
+  return setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+#else
+  (void)fd;
+  return 0;
+#endif
+}
+
 static int family_unavailable(int err) { return err == EAFNOSUPPORT || err == EPROTONOSUPPORT || err == EADDRNOTAVAIL; }
 
 /*
@@ -217,6 +250,7 @@ static int open_pair(udp_bind *bind, uint16_t requested, int *failed_family) {
     }
     bind->sockets[0].fd = v4 < 0 ? -1 : v4;
     bind->sockets[1].fd = v6 < 0 ? -1 : v6;
+    for (int i = 0; i < 2; i++) bind->sockets[i].gro = bind->sockets[i].fd >= 0 && enable_gro(bind->sockets[i].fd);
     bind->port = port;
     return 0;
   }
@@ -239,29 +273,61 @@ static void write_source(uint8_t *record, const struct sockaddr_storage *address
   }
 }
 
-/* Receives up to one batch from `sock`; returns how many datagrams were received (kept or not). */
-static int receive_batch(udp_bind *bind, udp_socket *sock, int *received) {
+/*
+ * Receives up to one batch from `sock`. Returns how many messages were received (kept or not);
+ * received[i] is message i's length (-1: truncated), segment[i] its UDP_GRO datagram size (0:
+ * one datagram), base[i] where it starts in the buffer.
+ */
+static int receive_batch(udp_bind *bind, udp_socket *sock, int *received, int *segment, size_t *base) {
   io_batch *b = &bind->batch;
-  int n = 0;
-  for (uint32_t i = 0; i < b->capacity; i++) {
-    bind->iovecs[i].iov_base = b->data + (size_t)i * b->slot_size + b->headroom;
-    bind->iovecs[i].iov_len = b->packet_capacity + b->tailroom;
+  uint32_t messages = b->capacity;
+  size_t room = b->packet_capacity + b->tailroom;
+  int in_regions = 0, n = 0;
+#ifdef __linux__
+  if (sock->gro) {
+    size_t regions = b->data_len / GRO_REGION;
+    uint32_t wanted = b->entries / GRO_MAX_SEGMENTS;
+    if (regions < wanted) wanted = (uint32_t)regions;
+    if (wanted > 0) { /* else a buffer too small for regions: plain slots */
+      messages = wanted;
+      room = GRO_REGION;
+      in_regions = 1;
+    }
+  }
+#endif
+  for (uint32_t i = 0; i < messages; i++) {
+    base[i] = in_regions ? (size_t)i * room : (size_t)i * b->slot_size + b->headroom;
+    bind->iovecs[i].iov_base = b->data + base[i];
+    bind->iovecs[i].iov_len = room;
+    segment[i] = 0;
   }
 #ifdef __linux__
-  for (uint32_t i = 0; i < b->capacity; i++) {
+  for (uint32_t i = 0; i < messages; i++) {
     struct msghdr *h = &bind->messages[i].msg_hdr;
     memset(h, 0, sizeof *h);
     h->msg_name = &bind->addresses[i];
     h->msg_namelen = sizeof bind->addresses[i];
     h->msg_iov = &bind->iovecs[i];
     h->msg_iovlen = 1;
+    h->msg_control = bind->controls + (size_t)i * RECEIVE_CONTROL_BYTES;
+    h->msg_controllen = RECEIVE_CONTROL_BYTES;
   }
-  do n = recvmmsg(sock->fd, bind->messages, b->capacity, MSG_DONTWAIT, NULL);
+  do n = recvmmsg(sock->fd, bind->messages, messages, MSG_DONTWAIT, NULL);
   while (n < 0 && errno == EINTR);
   if (n < 0) return 0;
-  for (int i = 0; i < n; i++) received[i] = (bind->messages[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int)bind->messages[i].msg_len;
+  for (int i = 0; i < n; i++) {
+    struct msghdr *h = &bind->messages[i].msg_hdr;
+    received[i] = (h->msg_flags & MSG_TRUNC) ? -1 : (int)bind->messages[i].msg_len;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm != NULL; cm = CMSG_NXTHDR(h, cm)) {
+      if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO && cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        int size;
+        memcpy(&size, CMSG_DATA(cm), sizeof size);
+        segment[i] = size > 0 ? size : 0;
+      }
+    }
+  }
 #else
-  for (uint32_t i = 0; i < b->capacity; i++) {
+  for (uint32_t i = 0; i < messages; i++) {
     struct msghdr h;
     ssize_t len;
     memset(&h, 0, sizeof h);
@@ -282,7 +348,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   udp_socket *sock = (udp_socket *)handle->data;
   udp_bind *bind = sock->owner;
   io_batch *b = &bind->batch;
-  int received[1024];
+  int received[1024], segment[1024];
+  size_t base[1024];
   uint32_t kept = 0;
   int n;
   napi_handle_scope scope;
@@ -295,19 +362,30 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if (uv_poll_start(&sock->poll, UV_READABLE, on_readable) != 0) sock->polling = 0;
     return;
   }
-  n = receive_batch(bind, sock, received);
+  n = receive_batch(bind, sock, received, segment, base);
   for (int i = 0; i < n; i++) {
-    size_t length;
-    if (received[i] < 0 || (size_t)received[i] > b->packet_capacity) {
+    size_t length, size, at;
+    if (received[i] < 0) {
       bind->stats.oversized++;
       continue;
     }
     length = (size_t)received[i];
-    /* Slots stay where they are; the kept datagrams are described in order by offsets. */
-    b->offsets[kept] = (int32_t)((size_t)i * b->slot_size + b->headroom);
-    b->lengths[kept] = (int32_t)length;
-    write_source(b->sources + (size_t)kept * SOURCE_RECORD, &bind->addresses[i]);
-    kept++;
+    /* One datagram, or the datagrams of a GRO message, each `size` bytes but maybe the last. */
+    size = segment[i] > 0 && (size_t)segment[i] < length ? (size_t)segment[i] : length;
+    if (size < length) bind->stats.coalesced += (double)((length + size - 1) / size);
+    for (at = 0; at < length || (length == 0 && at == 0); at += size) {
+      size_t one = length - at < size ? length - at : size;
+      if (one > b->packet_capacity || kept >= b->entries) {
+        bind->stats.oversized++;
+      } else {
+        /* The datagrams stay where the kernel put them; offsets say where, in order. */
+        b->offsets[kept] = (int32_t)(base[i] + at);
+        b->lengths[kept] = (int32_t)one;
+        write_source(b->sources + (size_t)kept * SOURCE_RECORD, &bind->addresses[i]);
+        kept++;
+      }
+      if (size == 0) break;
+    }
   }
   if (kept == 0) return;
   io_stats_count_batch(&bind->stats, kept);
@@ -456,7 +534,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     io_batch_release(env, &batch);
     return NULL;
   }
-  if (batch.capacity > 1024 || sources_len < (size_t)batch.capacity * SOURCE_RECORD) {
+  if (batch.entries > 1024 || sources_len < (size_t)batch.entries * SOURCE_RECORD) {
     io_batch_release(env, &batch);
     napi_throw_range_error(env, NULL, "udpStart: at most 1024 slots, and 20 bytes of sources per slot");
     return NULL;
@@ -475,6 +553,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 #endif
   bind->iovecs = calloc(batch.capacity, sizeof *bind->iovecs);
   bind->addresses = calloc(batch.capacity, sizeof *bind->addresses);
+  bind->controls = calloc(batch.capacity, RECEIVE_CONTROL_BYTES);
   napi_get_uv_event_loop(env, &loop);
   for (int i = 0; i < 2; i++) {
     udp_socket *sock = &bind->sockets[i];
