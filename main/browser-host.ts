@@ -8,6 +8,8 @@
  * A local web server is something any other page in any browser on this machine can reach, and
  * this one drives a root helper. So every request must prove it comes from the page we opened:
  *   - the listening address is 127.0.0.1 only, on a random port;
+ *   - on Linux, a TCP connection from any user but the one who started it (or, under sudo, the
+ *     user chromium runs as) is closed unread: its owner comes from /proc/net/tcp;
  *   - every path starts with a random per-run token (/<token>/index.html, /<token>/api/...), which
  *     only the URL we print or open carries; relative URLs in the page keep it without help;
  *   - Host must be exactly 127.0.0.1:<port> (a DNS-rebound name fails this);
@@ -26,6 +28,7 @@ import type { Logger } from '../engine/logger.js';
 import { registerIpcHandlers, type InvokeEventLike } from './ipc-handlers.js';
 import { channelOf, invokeNames, pushNames, type InvokeName, type IpcHandlers, type PushName, type PushPayload } from './ipc-schema.js';
 import { BROWSER_HOST_CONTENT_SECURITY_POLICY } from './window-security.js';
+import { loopbackPeerCheck } from './loopback-peer.js';
 
 /** The only address the host ever binds. */
 export const BROWSER_HOST_ADDRESS = '127.0.0.1';
@@ -54,6 +57,12 @@ export interface BrowserHostOptions {
   token?: string;
   /** 0 (the default) picks a free port. */
   port?: number;
+  /**
+   * The uids whose connections are served (Linux: checked on every TCP connection through
+   * /proc/net/tcp, see loopback-peer.ts); default: this process's own uid. Anyone else's
+   * connection is closed before a byte of it is read.
+   */
+  allowedUids?: ReadonlySet<number>;
 }
 
 export interface BrowserHost {
@@ -96,15 +105,23 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
   };
 
   /** Whether the request comes from our page (or is the first load of it), before any path is read. */
-  const isOurs = (request: IncomingMessage, method: string): boolean => {
+  const isOurs = (request: IncomingMessage, method: string, path: string): boolean => {
     if (request.headers.host !== `${BROWSER_HOST_ADDRESS}:${port}`) return false;
     const requestOrigin = request.headers.origin;
     if (requestOrigin !== undefined && requestOrigin !== origin) return false;
     if (method === 'POST' && requestOrigin === undefined) return false;
     const site = request.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+    // The first load of the page comes from the launcher file chromium opens (file://, so
+    // "cross-site"): a top-level navigation to the page itself, which shows it and nothing more.
+    const firstLoad =
+      method === 'GET' && (path === '' || path === 'index.html') && request.headers['sec-fetch-mode'] === 'navigate' && request.headers['sec-fetch-dest'] === 'document';
+    if (site !== undefined && site !== 'same-origin' && site !== 'none' && !firstLoad) return false;
     return true;
   };
+
+  const allowedUids = options.allowedUids ?? new Set([process.getuid?.() ?? 0]);
+  const peerCheck = loopbackPeerCheck(allowedUids);
+  if (!peerCheck) options.logger.warn('browser host: this system cannot tell which user a TCP connection is from; the token is the only check');
 
   const server: Server = createServer((request, response) => {
     void handle(request, response).catch((error: unknown) => {
@@ -118,7 +135,7 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
     const method = request.method ?? 'GET';
     const rawPath = (request.url ?? '/').split('?')[0] ?? '/';
     const [, first, ...rest] = rawPath.split('/');
-    if (!isOurs(request, method) || !tokenMatches(first)) {
+    if (!isOurs(request, method, rest.join('/')) || !tokenMatches(first)) {
       request.resume();
       response.writeHead(403, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('forbidden\n');
       return;
@@ -213,6 +230,17 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
     request.on('close', drop);
     response.on('error', drop);
   }
+
+  // Before HTTP parsing: a connection from another local user is closed unread, so a URL (or
+  // token) that leaked to them is worth nothing.
+  server.on('connection', (socket) => {
+    if (!peerCheck) return;
+    const verdict = socket.remotePort === undefined ? { allowed: false, uid: null } : peerCheck(port, socket.remotePort);
+    if (!verdict.allowed) {
+      options.logger.warn(`browser host: refused a connection from ${verdict.uid === null ? 'an unknown user' : `uid ${verdict.uid}`}: only ${[...allowedUids].join(', ')} may use this window`);
+      socket.destroy();
+    }
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

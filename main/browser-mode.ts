@@ -10,11 +10,11 @@
  * running" page with what to do, and connects by itself once a helper runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../engine/logger.js';
 import { createAppCore } from './app-core.js';
 import { startBrowserHost, type BrowserHost } from './browser-host.js';
@@ -47,6 +47,10 @@ export function helperAnswers(socketPath: string, timeoutMs = 2000): Promise<boo
 
 /** Where a helper started by `npm start` keeps its tunnels and its log. */
 export function devStateDir(env: NodeJS.ProcessEnv): string {
+  // As root (the only case that starts a helper), root's own home from the password database,
+  // not $HOME or XDG_STATE_HOME: under sudo those may still be the user's, and the helper refuses
+  // a store another user can change (a planted journal would run as root).
+  if (process.getuid?.() === 0) return join(userInfo().homedir, '.local', 'state', 'wirelane-dev');
   const base = env['XDG_STATE_HOME'] && env['XDG_STATE_HOME'].startsWith('/') ? env['XDG_STATE_HOME'] : join(homedir(), '.local', 'state');
   return join(base, 'wirelane-dev');
 }
@@ -62,19 +66,82 @@ export function findChromium(env: NodeJS.ProcessEnv): string | null {
   return null;
 }
 
-/** Arguments that open the page as an app window with a throwaway profile. */
-export function chromiumAppArgs(url: string, profileDir: string, runningAsRoot: boolean): string[] {
+/**
+ * Arguments that open the page as an app window with a throwaway profile. The page's address
+ * (which holds the token) is never among them: any local user can read a process's arguments in
+ * /proc. It is in `launcherFile`, readable by chromium's user alone, which sends the window on.
+ * Never --no-sandbox: chromium runs as a normal user (chromiumLaunch), with its sandbox.
+ */
+export function chromiumAppArgs(launcherFile: string, profileDir: string): string[] {
   return [
-    `--app=${url}`,
+    `--app=${pathToFileURL(launcherFile).href}`,
     `--user-data-dir=${profileDir}`,
     '--no-first-run',
     '--no-default-browser-check',
     '--disable-sync',
     '--disable-background-networking',
     '--window-size=1000,720',
-    // Chromium refuses to start as root with its sandbox; the page itself is ours and local.
-    ...(runningAsRoot ? ['--no-sandbox'] : []),
   ];
+}
+
+/** The launcher file's text: a page that goes on to the app's address at once. */
+export function launcherPage(url: string): string {
+  const attribute = url.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  return `<!doctype html>\n<meta charset="utf-8">\n<meta http-equiv="refresh" content="0;url=${attribute}">\n<title>Wirelane</title>\n`;
+}
+
+/** Who chromium runs as, and how it is started. */
+export type ChromiumUser =
+  | { kind: 'self'; uid: number }
+  /** npm start under sudo: chromium is started as the user who ran sudo, through setpriv. */
+  | { kind: 'sudo-user'; uid: number; gid: number; name: string }
+  | { kind: 'none'; reason: string };
+
+/**
+ * Chromium must not run as root (it would need --no-sandbox, and a renderer bug would be root's).
+ * As root, it runs as SUDO_USER when npm start was run with sudo; with no such user it is not
+ * started at all and the address is printed instead.
+ */
+export function chromiumUser(env: NodeJS.ProcessEnv, ownUid: number): ChromiumUser {
+  if (ownUid !== 0) return { kind: 'self', uid: ownUid };
+  const uid = Number(env['SUDO_UID']);
+  const gid = Number(env['SUDO_GID']);
+  const name = env['SUDO_USER'] ?? '';
+  if (Number.isInteger(uid) && uid > 0 && Number.isInteger(gid) && gid >= 0 && /^[a-z_][a-z0-9_.-]*\$?$/i.test(name)) {
+    return { kind: 'sudo-user', uid, gid, name };
+  }
+  return {
+    kind: 'none',
+    reason: 'npm start runs as root and no other user started it (no SUDO_USER), and chromium must not run as root',
+  };
+}
+
+/** The command that starts chromium as `user`, and the environment it gets (no secrets in it). */
+export function chromiumCommand(chromiumPath: string, args: string[], user: Exclude<ChromiumUser, { kind: 'none' }>, env: NodeJS.ProcessEnv, home: string): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
+  if (user.kind === 'self') return { file: chromiumPath, args, env };
+  const kept: NodeJS.ProcessEnv = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, USER: user.name, LOGNAME: user.name };
+  for (const name of ['DISPLAY', 'WAYLAND_DISPLAY', 'XAUTHORITY', 'LANG', 'LC_ALL', 'XDG_RUNTIME_DIR', 'DBUS_SESSION_BUS_ADDRESS']) {
+    if (env[name] !== undefined) kept[name] = env[name];
+  }
+  if (kept['XDG_RUNTIME_DIR'] === undefined && existsSync(`/run/user/${user.uid}`)) kept['XDG_RUNTIME_DIR'] = `/run/user/${user.uid}`;
+  return {
+    file: 'setpriv',
+    args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', chromiumPath, ...args],
+    env: kept,
+  };
+}
+
+/** A user's home directory from /etc/passwd ("/" when not found). */
+function homeOf(uid: number): string {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const fields = line.split(':');
+      if (fields.length >= 7 && fields[2] === String(uid)) return fields[5] || '/';
+    }
+  } catch {
+    // no passwd file: fall through
+  }
+  return '/';
 }
 
 async function startDevHelper(socketPath: string, env: NodeJS.ProcessEnv, logger: Logger): Promise<ChildProcess> {
@@ -143,13 +210,17 @@ export async function runBrowserMode(options: BrowserModeOptions = {}): Promise<
     desktop,
     push: (name, payload) => host?.push(name, payload),
   });
-  host = await startBrowserHost({ rendererDir: join(repoRoot, 'renderer', 'dist'), handlers: core.relay, logger });
+  const ownUid = process.getuid?.() ?? 0;
+  const windowUser = chromiumUser(env, ownUid);
+  // The host serves this process's user and the one chromium runs as; no one else.
+  const allowedUids = new Set([ownUid, ...(windowUser.kind === 'sudo-user' ? [windowUser.uid] : [])]);
+  host = await startBrowserHost({ rendererDir: join(repoRoot, 'renderer', 'dist'), handlers: core.relay, logger, allowedUids });
   core.client.start();
 
   let chromium: ChildProcess | null = null;
   let profileDir: string | null = null;
   const display = env['DISPLAY'] || env['WAYLAND_DISPLAY'];
-  const chromiumPath = display ? findChromium(env) : null;
+  const chromiumPath = display && windowUser.kind !== 'none' ? findChromium(env) : null;
 
   let stopping = false;
   const stop = async (code: number) => {
@@ -171,9 +242,19 @@ export async function runBrowserMode(options: BrowserModeOptions = {}): Promise<
 
   console.log(`\nWirelane is running without Electron, in your browser:\n\n    ${host.url}\n`);
   console.log('The address holds a one-time key: only this page may drive the helper. Stop with Ctrl-C.');
-  if (chromiumPath) {
+  if (windowUser.kind === 'none') {
+    console.log(`Not opening a window: ${windowUser.reason}. Run npm start with sudo from your own account, or open the address above in a browser running as root.`);
+  } else if (chromiumPath) {
+    // The address goes to chromium in a file only its user can read, not on its command line.
     profileDir = mkdtempSync(join(tmpdir(), 'wirelane-window-'));
-    chromium = spawn(chromiumPath, chromiumAppArgs(host.url, profileDir, runningAsRoot), { stdio: 'ignore', env });
+    const launcherFile = join(profileDir, 'open.html');
+    writeFileSync(launcherFile, launcherPage(host.url), { mode: 0o600, flag: 'wx' });
+    if (windowUser.kind === 'sudo-user') {
+      chownSync(profileDir, windowUser.uid, windowUser.gid);
+      chownSync(launcherFile, windowUser.uid, windowUser.gid);
+    }
+    const command = chromiumCommand(chromiumPath, chromiumAppArgs(launcherFile, profileDir), windowUser, env, windowUser.kind === 'sudo-user' ? homeOf(windowUser.uid) : homedir());
+    chromium = spawn(command.file, command.args, { stdio: 'ignore', env: command.env });
     chromium.once('exit', () => void stop(0));
     chromium.once('error', (error) => logger.warn(`could not open chromium (${error.message}); open the address above yourself`));
   } else if (display) {

@@ -12,6 +12,10 @@
  *                  enable or disable the tunnel's kill switch (on by default for full tunnels)
  *   genkey         print a new private key (no helper needed)
  *   pubkey         read a private key on stdin, print its public key (no helper needed)
+ *   check FILE     print FILE's problems and warnings, one per line with its line number; exit 1
+ *                  when it has problems (errors), 0 otherwise; nothing for a clean file. Asked of
+ *                  the helper when it answers (it also compares with the stored tunnels), else
+ *                  checked here
  *
  * Exit status 0 on success, 1 when the request failed, 2 for a usage mistake. Errors are one
  * line on stderr that says what to do.
@@ -26,7 +30,9 @@ import { keyFromBase64, keyToBase64 } from '../keys.js';
 import { HelperClient, HelperRequestError, HelperUnreachableError } from '../helper/client.js';
 import { helperDefaults } from '../helper/defaults.js';
 import { formatShow, formatState } from '../helper/show-format.js';
-import { TUNNEL_NAME_PATTERN } from '../helper/protocol.js';
+import { TUNNEL_NAME_PATTERN, type ConfProblem } from '../helper/protocol.js';
+import { createConfInspector, formatProblem } from '../helper/conf-info.js';
+import { parseConf } from '../conf/parse.js';
 
 export interface CliIo {
   stdout(text: string): void;
@@ -46,6 +52,7 @@ const USAGE = `usage: wirelane [--socket PATH] COMMAND
                   while NAME is on, block traffic outside it (on by default for full tunnels)
   genkey          print a new private key
   pubkey          print the public key of the private key read on stdin
+  check FILE      print the problems and warnings of FILE, one per line
 `;
 
 /** A failure to report: its one-line message and exit status. */
@@ -119,7 +126,9 @@ export async function runWirelane(argv: string[], io: CliIo): Promise<number> {
     await runCommand(command, args, io, helper);
     return 0;
   } catch (err) {
-    io.stderr(`${messageOf(err)}\n`);
+    const message = messageOf(err);
+    // A failure already reported on stdout (check's problems) has no message of its own.
+    if (message !== '') io.stderr(`${message}\n`);
     return err instanceof CliFailure ? err.exitCode : 1;
   } finally {
     (client as HelperClient | null)?.close();
@@ -208,6 +217,15 @@ async function runCommand(command: string, args: string[], io: CliIo, helper: ()
       }
       return;
     }
+    case 'check': {
+      const file = args[0];
+      if (file === undefined || args.length > 1) throw new CliFailure('usage: wirelane check FILE', 2);
+      const text = readConfFile(file);
+      const found = await checkConf(text, file, helper);
+      for (const problem of found) io.stdout(`${formatProblem(problem)}\n`);
+      if (found.some((p) => p.severity !== 'warning')) throw new CliFailure('', 1);
+      return;
+    }
     case 'show': {
       if (args.length > 1) throw new CliFailure('usage: wirelane show [NAME]', 2);
       const client = await helper();
@@ -241,6 +259,28 @@ async function runCommand(command: string, args: string[], io: CliIo, helper: ()
     default:
       throw new CliFailure(`unknown command '${command.slice(0, 40)}'; see wirelane --help`, 2);
   }
+}
+
+/**
+ * FILE's problems and warnings in line order. The helper's answer when it answers: it also knows
+ * the stored tunnels (overlapping prefixes), and a file named after a stored tunnel is compared
+ * with the others only. Without a helper the same parser and linter run here.
+ */
+async function checkConf(text: string, file: string, helper: () => Promise<HelperClient>): Promise<ConfProblem[]> {
+  const name = basename(file).replace(/\.conf$/, '');
+  try {
+    const client = await helper();
+    const stored = TUNNEL_NAME_PATTERN.test(name) && (await client.request('list', {})).tunnels.some((t) => t.name === name);
+    const result = await client.request('validate', stored ? { confText: text, name } : { confText: text });
+    return [...result.problems, ...(result.warnings ?? [])].sort((a, b) => a.line - b.line);
+  } catch (err) {
+    if (!(err instanceof HelperUnreachableError) && !(err instanceof HelperRequestError)) throw err;
+  }
+  const crypto = loadCryptoBackend();
+  const inspector = createConfInspector(parseConf, (key) => crypto.publicKey(key));
+  const inspection = inspector.inspect(text);
+  if (!inspection.ok) return inspection.problems;
+  return inspector.warnings(text, inspection.config);
 }
 
 function reportFlags(result: { name: string; hasScripts: boolean; fullTunnel: boolean }, io: CliIo): void {

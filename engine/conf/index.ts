@@ -3,3 +3,4 @@ export { parseConf, parseEndpoint, formatConfError, isHostname, MAX_CONF_BYTES }
 export { serialiseConf, serialiseSetconf, formatEndpoint } from './serialise.js';
 export { toUapiSetRequest, endpointHostnames, type ToUapiResult } from './to-uapi.js';
 export type { TunnelConfig, TunnelInterface, TunnelPeer, TunnelEndpoint, ConfError, ConfParseResult } from './types.js';
+export { lintConf, type ConfWarning, type LintContext } from './lint.js';

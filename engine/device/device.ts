@@ -13,12 +13,14 @@
  * messages: receiver index -> session -> decrypt in place -> the inner packet's source address
  * must route back to the same peer (cryptokey routing) -> trimmed to the IP header's total length
  * (the sender padded it) -> collected for one TUN write per batch. Any authenticated packet roams
- * the peer's endpoint to the address it came from. Handshake messages are size-checked, copied
- * into a bounded queue and handled in slices (setImmediate), so a flood of initiations, each
- * costing Diffie-Hellman, cannot starve transport packets. There, mac1 is checked; under load a
- * valid mac2 is required (else a cookie reply goes back and no DH is spent) and the per-source
- * rate limiter applies; then initiations are consumed, matched to a peer by static key and
- * answered, and responses and cookie replies go to the session that owns their receiver index.
+ * the peer's endpoint to the address it came from. The batch's handshake messages go through the
+ * handshake filter in one call (handshake-filter.ts, native where the addon is built: size, mac1,
+ * under load mac2 or else a cookie reply, sent at once; no Diffie-Hellman on that path); what it
+ * passes meets the per-source rate limiter when mac2 was required, is copied into a bounded
+ * queue and handled in slices (setImmediate), so initiations, each costing a DH, cannot starve
+ * transport packets. There initiations are consumed (one DH: the static-static one is
+ * precomputed per peer), matched to a peer by static key and answered, and responses and cookie
+ * replies go to the session that owns their receiver index.
  *
  * Timers. The protocol core tells each peer's next deadline; the device keeps one setTimeout for
  * the earliest and polls peers whose deadline has come. Every peer a batch touched is polled
@@ -29,6 +31,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Bind, DatagramBatch, Endpoint } from '../conn/bind.js';
+import { SOURCE_RECORD_BYTES } from '../native/addon.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { isAllZero, keysEqual } from '../keys.js';
 import type { Logger } from '../logger.js';
@@ -36,21 +39,19 @@ import {
   MAX_PEERS,
   MAX_STAGED_PACKETS,
   MESSAGE_COOKIE_REPLY,
-  MESSAGE_COOKIE_REPLY_SIZE,
   MESSAGE_INITIATION,
-  MESSAGE_INITIATION_SIZE,
   MESSAGE_KEEPALIVE_SIZE,
   MESSAGE_RESPONSE,
-  MESSAGE_RESPONSE_SIZE,
   MESSAGE_TRANSPORT,
   MESSAGE_TRANSPORT_HEADER_SIZE,
 } from '../noise/constants.js';
 import type { LocalIdentity, PeerSession as PeerSessionApi } from '../noise/api.js';
-import { createLocalIdentity, consumeInitiation, DeviceCookieChecker, createPeerSession } from '../noise/index.js';
+import { createLocalIdentity, consumeInitiation, createPeerSession } from '../noise/index.js';
 import { AllowedIps } from '../routing/allowed-ips.js';
 import { HEADROOM, type PacketBatch } from '../packet-buffer.js';
 import type { TunDevice } from '../tun/tun.js';
 import {
+  UAPI_EADDRINUSE,
   UAPI_EINVAL,
   type UapiDeviceSnapshot,
   type UapiError,
@@ -60,13 +61,23 @@ import {
 } from '../uapi/types.js';
 import type { DeviceOptions, EngineDevice } from './api.js';
 import { DropCounters, type DropReason } from './drop-counters.js';
+import {
+  COOKIE_REPLY_SLOT,
+  createHandshakeFilter,
+  VERDICT_BAD_MAC1,
+  VERDICT_BAD_SIZE,
+  VERDICT_COOKIE_REPLY,
+  VERDICT_NO_KEY,
+  VERDICT_PASS,
+  VERDICT_PROVEN,
+  writeSourceRecord,
+  type HandshakeFilter,
+} from './handshake-filter.js';
 import { HandshakeQueue } from './handshake-queue.js';
 import { RandomIndexTable } from './index-table.js';
 import { Peer } from './peer.js';
 import { RateLimiter } from './ratelimiter.js';
 
-/** errno for a listen port already taken (Linux EADDRINUSE), as wireguard-go answers. */
-const UAPI_EADDRINUSE = 98;
 /** Handshake messages handled per slice before yielding to I/O, and the slice's time budget. */
 const HANDSHAKES_PER_SLICE = 64;
 const HANDSHAKE_SLICE_BUDGET_MS = 4;
@@ -87,20 +98,8 @@ export const systemClock: DeviceClock = {
 export interface DeviceConstructorOptions extends DeviceOptions {
   /** Tests drive a hand-stepped clock through this; defaults to the system's. */
   clock?: DeviceClock;
-}
-
-/**
- * What a cookie is bound to: "the concatenated source IP address and UDP source port" (whitepaper
- * §5.4.7), IP bytes then the port big-endian, so a cookie proves one endpoint, not a whole host.
- * The bytes never leave this device, so only their consistency matters. Slow path only (under load).
- */
-function cookieSource(endpoint: Endpoint): Uint8Array {
-  const ip = endpoint.addressBytes;
-  const out = new Uint8Array(ip.length + 2);
-  out.set(ip);
-  out[ip.length] = endpoint.port >>> 8;
-  out[ip.length + 1] = endpoint.port & 0xff;
-  return out;
+  /** The handshake filter: the addon's where it is built, else JavaScript's; tests force one. */
+  handshakeFilter?: 'native' | 'js';
 }
 
 /** Zeroes a private key the device no longer uses. */
@@ -126,7 +125,7 @@ export class Device implements EngineDevice {
   private readonly clock: DeviceClock;
 
   private local: LocalIdentity | null = null;
-  private cookieChecker: DeviceCookieChecker | null = null;
+  private readonly handshakeFilter: HandshakeFilter;
   private fwmark = 0;
   private readonly peers = new Map<string, Peer>();
   private readonly peerBySession = new Map<PeerSessionApi, Peer>();
@@ -143,6 +142,11 @@ export class Device implements EngineDevice {
   /** Inner packets of the current UDP batch, collected for one TUN write. */
   private tunOffsets = new Int32Array(64);
   private tunLengths = new Int32Array(64);
+  /** The batch's handshake messages for the filter: datagram indices, senders, verdicts, replies. */
+  private filterIndices = new Int32Array(64);
+  private filterSources = new Uint8Array(64 * SOURCE_RECORD_BYTES);
+  private filterVerdicts = new Uint8Array(64);
+  private filterReplies = Buffer.alloc(64 * COOKIE_REPLY_SLOT);
   /** For sending one datagram the core handed us (handshakes, keepalives, staged packets). */
   private readonly oneOffset = new Int32Array(1);
   private readonly oneLength = new Int32Array(1);
@@ -164,6 +168,7 @@ export class Device implements EngineDevice {
     this.name = options.tun.name;
     this.mtu = options.tun.mtu();
     this.indices = new RandomIndexTable<PeerSessionApi>(options.crypto);
+    this.handshakeFilter = createHandshakeFilter(options.crypto, options.handshakeFilter);
     this.bind.open(0);
     this.bind.start(this.onDatagrams);
     this.tun.start(this.onTunPackets);
@@ -220,6 +225,10 @@ export class Device implements EngineDevice {
       else {
         const sent = this.bind.send(buffer, peer.txOffsets, peer.txLengths, peer.txCount, endpoint);
         if (sent < peer.txCount) this.drops.add('sendFailed', peer.txCount - sent);
+        // tx_bytes counts what the OS took. The bind reports how many, not which: it stops at a
+        // full socket buffer (the first `sent` went out) and skips a datagram refused alone;
+        // a peer's batch is mostly one size, so the first `sent` lengths are the bytes sent.
+        for (let k = 0; k < sent; k++) peer.txBytes += peer.txLengths[k]!;
       }
       peer.txCount = 0;
     }
@@ -237,8 +246,14 @@ export class Device implements EngineDevice {
       this.tunOffsets = new Int32Array(count);
       this.tunLengths = new Int32Array(count);
     }
+    if (this.filterIndices.length < count) {
+      this.filterIndices = new Int32Array(count);
+      this.filterSources = new Uint8Array(count * SOURCE_RECORD_BYTES);
+      this.filterVerdicts = new Uint8Array(count);
+      this.filterReplies = Buffer.alloc(count * COOKIE_REPLY_SLOT);
+    }
     let deliver = 0;
-    let queuedHandshakes = false;
+    let handshakeCount = 0;
     for (let i = 0; i < count; i++) {
       const offset = offsets[i]!;
       const length = lengths[i]!;
@@ -256,11 +271,10 @@ export class Device implements EngineDevice {
           deliver++;
         }
       } else if (type === MESSAGE_INITIATION || type === MESSAGE_RESPONSE || type === MESSAGE_COOKIE_REPLY) {
-        const expected =
-          type === MESSAGE_INITIATION ? MESSAGE_INITIATION_SIZE : type === MESSAGE_RESPONSE ? MESSAGE_RESPONSE_SIZE : MESSAGE_COOKIE_REPLY_SIZE;
-        if (length !== expected) this.drops.add('badMessageSize');
-        else if (!this.handshakes.push(buffer, offset, length, endpoints[i]!, now)) this.drops.add('handshakeQueueFull');
-        else queuedHandshakes = true;
+        // For the filter, after the loop (the native bind's record of the sender, for the cookie).
+        this.filterIndices[handshakeCount] = i;
+        writeSourceRecord(this.filterSources, handshakeCount * SOURCE_RECORD_BYTES, endpoints[i]!);
+        handshakeCount++;
       } else {
         this.drops.add('unknownMessageType');
       }
@@ -269,9 +283,51 @@ export class Device implements EngineDevice {
       const written = this.tun.write(buffer, this.tunOffsets, this.tunLengths, deliver);
       if (written < deliver) this.drops.add('tunWriteFailed', deliver - written);
     }
-    if (queuedHandshakes) this.scheduleHandshakes();
+    if (handshakeCount > 0) this.filterHandshakes(batch, handshakeCount, now);
     this.afterBatch(now);
   };
+
+  /** The cheap path for the batch's handshake messages: one filter call, then each verdict. */
+  private filterHandshakes(batch: DatagramBatch, count: number, now: number): void {
+    const { buffer, offsets, lengths, endpoints } = batch;
+    const indices = this.filterIndices;
+    const verdicts = this.filterVerdicts;
+    this.handshakeFilter.run(buffer, offsets, lengths, indices, count, this.filterSources, verdicts, this.filterReplies, now, this.handshakes.length);
+    let queued = false;
+    for (let j = 0; j < count; j++) {
+      const i = indices[j]!;
+      const from = endpoints[i]!;
+      const verdict = verdicts[j];
+      switch (verdict) {
+        case VERDICT_PROVEN:
+        case VERDICT_PASS:
+          // The rate limit is per host (IP, IPv6 /64), as wireguard-go's and the kernel's; it
+          // applies once mac2 proved the address.
+          if (verdict === VERDICT_PROVEN && !this.rateLimiter.allow(from.addressBytes, now)) this.drops.add('rateLimited');
+          else if (this.handshakes.push(buffer, offsets[i]!, lengths[i]!, from)) queued = true;
+          else this.drops.add('handshakeQueueFull');
+          break;
+        case VERDICT_COOKIE_REPLY:
+          // "If the responder is under load, it may reject an initiation with a valid mac1 but an
+          // invalid mac2, and reply with a cookie reply" (whitepaper §5.3): no DH spent.
+          this.oneOffset[0] = j * COOKIE_REPLY_SLOT;
+          this.oneLength[0] = COOKIE_REPLY_SLOT;
+          if (this.bind.send(this.filterReplies, this.oneOffset, this.oneLength, 1, from) < 1) this.drops.add('sendFailed');
+          this.drops.add('cookieReplySent');
+          break;
+        case VERDICT_BAD_MAC1:
+          this.drops.add('badMac1');
+          break;
+        case VERDICT_NO_KEY:
+          this.drops.add('noPrivateKey');
+          break;
+        case VERDICT_BAD_SIZE:
+        default:
+          this.drops.add('badMessageSize');
+      }
+    }
+    if (queued) this.scheduleHandshakes();
+  }
 
   /**
    * Decrypts one transport message in place. Returns the length of the inner IP packet to
@@ -353,23 +409,11 @@ export class Device implements EngineDevice {
       if (session === undefined || !session.receiveCookieReply(message, now)) this.drop('badResponse');
       return;
     }
+    // The filter checked size and mac1 (and under load mac2 and the rate limit) already.
     const local = this.local;
-    const checker = this.cookieChecker;
-    if (local === null || checker === null) return this.drop('noPrivateKey');
-    if (!checker.checkMac1(message)) return this.drop('badMac1');
-    if (this.handshakes.isUnderLoad(now)) {
-      // "If the responder is under load, it may reject an initiation with a valid mac1 but an
-      // invalid mac2, and reply with a cookie reply" (whitepaper §5.3): proof of address first.
-      const source = cookieSource(from);
-      if (!checker.checkMac2(message, source, now)) {
-        this.sendDatagram(checker.createReply(message, source, now), from);
-        return this.drop('cookieReplySent');
-      }
-      // The rate limit is per host (IP, IPv6 /64), as wireguard-go's and the kernel's.
-      if (!this.rateLimiter.allow(from.addressBytes, now)) return this.drop('rateLimited');
-    }
+    if (local === null) return this.drop('noPrivateKey');
     if (type === MESSAGE_INITIATION) {
-      const consumed = consumeInitiation(this.crypto, local, message, this.isPeerKey);
+      const consumed = consumeInitiation(this.crypto, local, message, this.staticStaticFor);
       if (consumed === null) return this.drop('badInitiation');
       const peer = this.peers.get(keyHex(consumed.remoteStatic));
       if (peer === undefined || peer.session === null) return this.drop('badInitiation');
@@ -377,7 +421,7 @@ export class Device implements EngineDevice {
       this.touch(peer);
       if (response === null) return this.drop('initiationRefused');
       peer.endpoint = from;
-      this.sendDatagram(response, from);
+      this.sendDatagram(response, from, peer);
     } else {
       const session = this.indices.lookup(readUInt32LE(message, 8));
       const peer = session === undefined ? undefined : this.peerBySession.get(session);
@@ -387,8 +431,12 @@ export class Device implements EngineDevice {
     }
   }
 
-  /** Whether `publicKey` is a configured peer's: asked before an initiation costs its second DH. */
-  private readonly isPeerKey = (publicKey: Uint8Array): boolean => this.peers.has(keyHex(publicKey));
+  /**
+   * The precomputed DH(our static, its static) of the peer with `publicKey`, or null when it is
+   * not a configured peer (or its key is low-order): an initiation then costs no second DH.
+   */
+  private readonly staticStaticFor = (publicKey: Uint8Array): Uint8Array | null =>
+    this.peers.get(keyHex(publicKey))?.session?.precomputedStaticStatic() ?? null;
 
   private drop(reason: DropReason): void {
     this.drops.add(reason);
@@ -434,7 +482,7 @@ export class Device implements EngineDevice {
       const datagram = session.poll(now, wallNow);
       if (datagram === null) break;
       if (peer.endpoint === null) this.drops.add('noEndpoint');
-      else this.sendDatagram(datagram, peer.endpoint);
+      else this.sendDatagram(datagram, peer.endpoint, peer);
     }
     peer.deadline = session.nextDeadline();
     if (peer.deadline < this.timerAt) this.armTimer(peer.deadline);
@@ -473,11 +521,13 @@ export class Device implements EngineDevice {
     if (earliest < this.timerAt) this.armTimer(earliest);
   }
 
-  private sendDatagram(datagram: Uint8Array, endpoint: Endpoint): void {
+  /** Sends one datagram; counted in `peer`'s tx_bytes when the OS takes it (cookie replies have no peer). */
+  private sendDatagram(datagram: Uint8Array, endpoint: Endpoint, peer: Peer | null): void {
     this.oneOffset[0] = 0;
     this.oneLength[0] = datagram.byteLength;
     const buffer = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
     if (this.bind.send(buffer, this.oneOffset, this.oneLength, 1, endpoint) < 1) this.drops.add('sendFailed');
+    else if (peer !== null) peer.txBytes += datagram.byteLength;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -505,7 +555,7 @@ export class Device implements EngineDevice {
         lastHandshakeTimeSec: sec,
         lastHandshakeTimeNsec: nsec,
         rxBytes: session?.rxBytes ?? 0,
-        txBytes: session?.txBytes ?? 0,
+        txBytes: peer.txBytes,
         allowedIps: this.allowedIps.entriesFor(peer),
       });
     }
@@ -610,14 +660,14 @@ export class Device implements EngineDevice {
     if (previous !== null && keysEqual(previous.privateKey, privateKey)) return;
     if (isAllZero(privateKey)) {
       this.local = null;
-      this.cookieChecker = null;
+      this.handshakeFilter.setIdentity(null);
       for (const peer of this.peers.values()) this.dropSession(peer);
       wipeIdentity(previous);
       return;
     }
     const local = createLocalIdentity(this.crypto, Uint8Array.from(privateKey));
     this.local = local;
-    this.cookieChecker = new DeviceCookieChecker(this.crypto, local);
+    this.handshakeFilter.setIdentity(local);
     // A peer with our own public key would be ourselves: wireguard-go removes it.
     const self = this.peers.get(keyHex(local.publicKey));
     if (self !== undefined) this.removePeer(self);
@@ -657,7 +707,10 @@ export class Device implements EngineDevice {
       peer.session?.setPersistentKeepalive(change.persistentKeepaliveInterval, now);
     }
     if (change.replaceAllowedIps) this.allowedIps.removeByValue(peer);
-    for (const cidr of change.allowedIps) this.allowedIps.insert(cidr, peer);
+    for (const cidr of change.allowedIps) {
+      if (cidr.remove === true) this.allowedIps.remove(cidr, peer);
+      else this.allowedIps.insert(cidr, peer);
+    }
     this.touch(peer);
   }
 
@@ -730,7 +783,7 @@ export class Device implements EngineDevice {
     this.allowedIps.clear();
     wipeIdentity(this.local);
     this.local = null;
-    this.cookieChecker = null;
+    this.handshakeFilter.setIdentity(null);
     const report = this.drops.takeReport();
     if (report !== null) this.logger.debug(`${this.name}: dropped packets since the last report: ${report}`);
   }

@@ -1,20 +1,13 @@
 /**
- * Handshake messages waiting for the slow path, and whether the device is "under load".
+ * Handshake messages waiting for the slow path (the Diffie-Hellman), in arrival order.
  *
- * Handshake messages cost Diffie-Hellman operations; transport messages cost one AEAD. So the
- * device copies handshake messages into this bounded queue and works through it in slices
- * between I/O callbacks, and when too many arrive it demands proof of address (mac2, via a
- * cookie reply) before spending a DH on anyone (whitepaper §5.3, "under load").
- *
- * Under load (as wireguard-go decides it, extended to arrival rate): the queue holds at least
- * UNDER_LOAD_THRESHOLD messages, or more than UNDER_LOAD_THRESHOLD arrived within the current
- * window of UNDER_LOAD_AFTER_TIME; once under load, the device stays so for UNDER_LOAD_AFTER_TIME.
- * Counting arrivals matters because this process drains the queue between I/O callbacks: a
- * flood can cost a DH each while the queue itself never grows long.
+ * Only messages the handshake filter passed get here (handshake-filter.ts: size, mac1, and
+ * under load mac2 and the rate limiter). The device copies them into this bounded queue and
+ * works through it in slices between I/O callbacks, so handshakes cannot starve transport
+ * packets; the queue's length is one of the filter's signs of being under load.
  */
 import type { Endpoint } from '../conn/bind.js';
-import { MAX_QUEUED_HANDSHAKES, UNDER_LOAD_AFTER_TIME, UNDER_LOAD_THRESHOLD } from '../noise/constants.js';
-
+import { MAX_QUEUED_HANDSHAKES } from '../noise/constants.js';
 
 /**
  * A plain Uint8Array copy of bytes[start, end). Not `.slice()`: on a Buffer that returns a view
@@ -34,21 +27,13 @@ export interface QueuedHandshake {
 export class HandshakeQueue {
   private items: QueuedHandshake[] = [];
   private head = 0;
-  private windowStart = -Infinity;
-  private arrivedInWindow = 0;
-  private underLoadUntil = -Infinity;
 
   get length(): number {
     return this.items.length - this.head;
   }
 
   /** Copies the message and queues it; false (dropped) when the queue is full. */
-  push(buffer: Uint8Array, offset: number, length: number, from: Endpoint, now: number): boolean {
-    if (now - this.windowStart >= UNDER_LOAD_AFTER_TIME) {
-      this.windowStart = now;
-      this.arrivedInWindow = 0;
-    }
-    this.arrivedInWindow++;
+  push(buffer: Uint8Array, offset: number, length: number, from: Endpoint): boolean {
     if (this.length >= MAX_QUEUED_HANDSHAKES) return false;
     // A copy: the bind reuses its buffer once the batch callback returns.
     this.items.push({ message: copyBytes(buffer, offset, offset + length), from });
@@ -65,13 +50,6 @@ export class HandshakeQueue {
       this.head = 0;
     }
     return item;
-  }
-
-  isUnderLoad(now: number): boolean {
-    if (this.length >= UNDER_LOAD_THRESHOLD || (now - this.windowStart < UNDER_LOAD_AFTER_TIME && this.arrivedInWindow > UNDER_LOAD_THRESHOLD)) {
-      this.underLoadUntil = now + UNDER_LOAD_AFTER_TIME;
-    }
-    return now < this.underLoadUntil;
   }
 
   clear(): void {

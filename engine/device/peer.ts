@@ -16,6 +16,8 @@ export class Peer {
   presharedKey: Uint8Array | null = null;
   /** Seconds, 0 = off. */
   persistentKeepalive = 0;
+  /** Bytes of the datagrams the OS accepted for this peer (wg's tx_bytes; not what was dropped). */
+  txBytes = 0;
 
   /** Datagrams encrypted in place in the current TUN batch, waiting for one send. */
   txOffsets = new Int32Array(16);

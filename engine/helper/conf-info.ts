@@ -4,10 +4,12 @@
  * is a full tunnel). Also hides secrets in text sent to the app.
  */
 import type { ConfParseResult, TunnelConfig } from '../conf/types.js';
+import { lintConf } from '../conf/lint.js';
 import { HIDDEN_KEY_MARKER, type ConfProblem } from './protocol.js';
 import { tokenizeConf } from '../conf/parse.js';
 import { keyToBase64 } from '../keys.js';
 import { formatCidr, type Cidr } from '../routing/cidr.js';
+import { coversWholeFamily } from '../routing/prefix-sets.js';
 
 export interface ConfInfo {
   publicKey: string;
@@ -21,6 +23,11 @@ export type ConfInspection = { ok: true; config: TunnelConfig; info: ConfInfo } 
 
 export interface ConfInspector {
   inspect(text: string): ConfInspection;
+  /**
+   * The linter's warnings about text that inspected ok (its config), as problems with severity
+   * 'warning'; otherTunnels are the other stored tunnels, for overlapping prefixes.
+   */
+  warnings(text: string, config: TunnelConfig, otherTunnels?: readonly { name: string; config: TunnelConfig }[]): ConfProblem[];
 }
 
 export function createConfInspector(
@@ -37,6 +44,13 @@ export function createConfInspector(
         };
       }
       return { ok: true, config: parsed.config, info: describeConfig(parsed.config, publicKeyOf) };
+    },
+    warnings(text, config, otherTunnels = []) {
+      return lintConf(text, config, { ownPublicKey: publicKeyOf(config.interface.privateKey), otherTunnels }).map((w) => ({
+        line: w.line,
+        message: w.key ? `${w.key}: ${w.message}` : w.message,
+        severity: 'warning' as const,
+      }));
     },
   };
 }
@@ -62,35 +76,15 @@ export function describeConfig(config: TunnelConfig, publicKeyOf: (privateKey: U
  * treat these the same: this is the one place that decides it (contract in DESIGN.md).
  */
 export function fullTunnelFamilies(prefixes: readonly Cidr[]): Set<4 | 6> {
-  const families = new Set<4 | 6>();
-  for (const family of [4, 6] as const) {
-    const width = family === 4 ? 32 : 128;
-    const ranges = prefixes
-      .filter((prefix) => prefix.family === family && prefix.bits >= 0 && prefix.bits <= width)
-      .map((prefix) => rangeOf(prefix, width))
-      .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-    let next = 0n; // the lowest address not covered yet
-    for (const range of ranges) {
-      if (range.first > next) break; // a gap
-      if (range.last + 1n > next) next = range.last + 1n;
-    }
-    if (next === 1n << BigInt(width)) families.add(family);
-  }
-  return families;
+  // The interval arithmetic lives in engine/routing/prefix-sets.ts, shared with the linter
+  // (engine/conf/lint.ts), which cannot import this module (this module imports it).
+  return new Set(([4, 6] as const).filter((family) => coversWholeFamily(prefixes, family)));
 }
 
 /** A tunnel whose peers' AllowedIPs together cover IPv4 or IPv6 entirely (Table=off included:
  *  the caller decides whether routes go in). */
 export function isFullTunnel(config: TunnelConfig): boolean {
   return fullTunnelFamilies(config.peers.flatMap((peer) => peer.allowedIps)).size > 0;
-}
-
-function rangeOf(prefix: Cidr, width: number): { first: bigint; last: bigint } {
-  let value = 0n;
-  for (const byte of prefix.address) value = (value << 8n) | BigInt(byte);
-  const hostBits = BigInt(width - prefix.bits);
-  const first = (value >> hostBits) << hostBits;
-  return { first, last: first + (1n << hostBits) - 1n };
 }
 
 /** Keys whose values never leave the helper except through `export`. */
@@ -115,7 +109,11 @@ export function hideSecrets(text: string): string {
   return lines.join('\n');
 }
 
-/** One line for a person: "line N: key: message", or the message alone when it concerns the whole file (line 0). */
+/**
+ * One line for a person: "line N: key: message", or the message alone when it concerns the whole
+ * file (line 0); a warning says so ("line N: warning: key: message").
+ */
 export function formatProblem(problem: ConfProblem): string {
-  return problem.line > 0 ? `line ${problem.line}: ${problem.message}` : problem.message;
+  const text = problem.severity === 'warning' ? `warning: ${problem.message}` : problem.message;
+  return problem.line > 0 ? `line ${problem.line}: ${text}` : text;
 }

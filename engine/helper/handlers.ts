@@ -140,14 +140,32 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
     return inspection.ok ? inspection.config : null;
   };
 
-  const validate = (text: string, unresolved: readonly number[] = []) => {
+  /** The linter's warnings, with the stored tunnels other than `self` for overlapping prefixes. */
+  const warningsOf = (text: string, config: TunnelConfig, self: string | undefined): ConfProblem[] => {
+    const otherTunnels = store
+      .list()
+      .filter((other) => other !== self)
+      .flatMap((other) => {
+        let stored: TunnelConfig | null;
+        try {
+          stored = storedConfigOf(other);
+        } catch {
+          stored = null; // unreadable right now: nothing to compare against
+        }
+        return stored ? [{ name: other, config: stored }] : [];
+      });
+    return inspector.warnings(text, config, otherTunnels);
+  };
+
+  /** The text's info and warnings, or an invalid_config failure with every problem. */
+  const validate = (text: string, self: string, unresolved: readonly number[] = []) => {
     const inspection = inspector.inspect(text);
     if (!inspection.ok || unresolved.length > 0) {
       const problems = problemsOf(text, unresolved);
       const first = problems[0];
       throw new HandlerFailure('invalid_config', first ? formatProblem(first) : 'invalid configuration', problems);
     }
-    return inspection.info;
+    return { ...inspection.info, warnings: warningsOf(text, inspection.config, self) };
   };
 
   const summaryOf = (name: string): TunnelSummary => {
@@ -186,20 +204,20 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
     },
 
     import: ({ name, confText }) => {
-      const info = validate(confText);
+      const info = validate(confText, name);
       storeCall(() => store.create(name, confText));
       tunnelsChanged();
-      return { name, hasScripts: info.hasScripts, fullTunnel: info.fullTunnel };
+      return { name, hasScripts: info.hasScripts, fullTunnel: info.fullTunnel, warnings: info.warnings };
     },
 
     update: ({ name, confText }) => {
       requireStored(name);
       requireDown(name, 'change');
       const restored = restoreHiddenKeys(confText, storedConfigOf(name));
-      const info = validate(restored.text, restored.unresolved);
+      const info = validate(restored.text, name, restored.unresolved);
       storeCall(() => store.replace(name, restored.text));
       tunnelsChanged();
-      return { name, hasScripts: info.hasScripts, fullTunnel: info.fullTunnel };
+      return { name, hasScripts: info.hasScripts, fullTunnel: info.fullTunnel, warnings: info.warnings };
     },
 
     rename: ({ name, newName }) => {
@@ -284,11 +302,16 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
       const stored = name !== undefined && store.has(name) ? storedConfigOf(name) : null;
       const restored = restoreHiddenKeys(confText, stored, name !== undefined && store.has(name) ? undefined : STAND_IN_KEY);
       const problems = problemsOf(restored.text, restored.unresolved);
-      if (problems.length > 0) return { problems, hasScripts: false, fullTunnel: false };
+      if (problems.length > 0) return { problems, hasScripts: false, fullTunnel: false, warnings: [] };
       const inspection = inspector.inspect(restored.text);
       return inspection.ok
-        ? { problems: [], hasScripts: inspection.info.hasScripts, fullTunnel: inspection.info.fullTunnel }
-        : { problems: inspection.problems, hasScripts: false, fullTunnel: false };
+        ? {
+            problems: [],
+            hasScripts: inspection.info.hasScripts,
+            fullTunnel: inspection.info.fullTunnel,
+            warnings: warningsOf(restored.text, inspection.config, name),
+          }
+        : { problems: inspection.problems, hasScripts: false, fullTunnel: false, warnings: [] };
     },
 
     setKillSwitch: async ({ name, enabled }) => {

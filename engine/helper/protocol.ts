@@ -156,10 +156,16 @@ export const tunnelSummarySchema = z.object({
 });
 export type TunnelSummary = z.infer<typeof tunnelSummarySchema>;
 
-/** A problem in a .conf file, with its 1-based line (0 when it concerns the whole file). */
+/**
+ * A problem in a .conf file, with its 1-based line (0 when it concerns the whole file). An error
+ * (severity absent or 'error') stops an import; a warning (the linter, engine/conf/lint.ts) says
+ * why something will likely not work as meant and what to do, and stops nothing. Warnings travel
+ * in their own `warnings` lists, so a client that predates them never mistakes one for an error.
+ */
 export const confProblemSchema = z.object({
   line: z.number().int().min(0),
   message: z.string(),
+  severity: z.enum(['error', 'warning']).optional(),
 });
 export type ConfProblem = z.infer<typeof confProblemSchema>;
 
@@ -270,10 +276,15 @@ export const requestParamSchemas = {
 export type RequestType = keyof typeof requestParamSchemas;
 export const requestTypes = Object.keys(requestParamSchemas) as RequestType[];
 
+/** The linter's warnings about a configuration (each with severity 'warning'), in line order. */
+const warningsField = z.array(confProblemSchema).optional();
+
 const importResult = z.object({
   name: tunnelNameSchema,
   hasScripts: z.boolean(),
   fullTunnel: z.boolean(),
+  /** Absent from helpers that predate the linter. */
+  warnings: warningsField,
 });
 
 /** The `result` of a successful reply, per request type. */
@@ -294,8 +305,11 @@ export const resultSchemas = {
   export: z.object({ name: tunnelNameSchema, confText: z.string() }),
   version: z.object({ helperVersion: z.string(), protocolVersion: z.number().int(), platform: z.string() }),
   show: z.object({ status: tunnelStatusSchema, device: deviceDetailsSchema.nullable() }),
-  /** problems is empty when the text is valid; hasScripts and fullTunnel are false when it is not. */
-  validate: z.object({ problems: z.array(confProblemSchema), hasScripts: z.boolean(), fullTunnel: z.boolean() }),
+  /**
+   * problems (errors only) is empty when the text is valid; hasScripts and fullTunnel are false
+   * when it is not. warnings are the linter's, for valid text only (absent from older helpers).
+   */
+  validate: z.object({ problems: z.array(confProblemSchema), hasScripts: z.boolean(), fullTunnel: z.boolean(), warnings: warningsField }),
   setKillSwitch: z.object({ tunnel: tunnelSummarySchema }),
 } as const satisfies Record<RequestType, z.ZodType>;
 

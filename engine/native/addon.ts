@@ -15,6 +15,8 @@ declare const handleBrand: unique symbol;
 export type TunHandle = { readonly [handleBrand]: 'tun' };
 /** An open IPv4+IPv6 UDP socket pair inside the addon. */
 export type UdpHandle = { readonly [handleBrand]: 'udp' };
+/** A device's handshake filter (src/handshake_filter.c): keys, cookie secret, under-load state. */
+export type HandshakeFilterHandle = { readonly [handleBrand]: 'handshake-filter' };
 
 /** Counters each reader keeps (for diagnostics and benchmarks). */
 export interface IoStats {
@@ -81,6 +83,18 @@ export interface IoAddon {
   ) => number;
   udpClose: (udp: UdpHandle) => void;
   udpStats: (udp: UdpHandle) => IoStats;
+
+  /** The cheap path of the handshake: see src/handshake_filter.c and engine/device/handshake-filter.ts. */
+  handshakeFilterCreate: (underLoadThreshold: number, underLoadMs: number, cookieRefreshMs: number) => HandshakeFilterHandle;
+  /** 32-byte mac1 and cookie keys of our public key, or two empty arrays while there is no private key. */
+  handshakeFilterSetKeys: (filter: HandshakeFilterHandle, mac1Key: Uint8Array, cookieKey: Uint8Array) => void;
+  /** Verdicts for datagrams indices[0..count) and cookie replies at replies[64 j]; returns how many replies. */
+  handshakeFilterRun: (
+    filter: HandshakeFilterHandle, buffer: Uint8Array, offsets: Int32Array, lengths: Int32Array, indices: Int32Array,
+    count: number, sources: Uint8Array, verdicts: Uint8Array, replies: Uint8Array, now: number, queued: number,
+  ) => number;
+  /** BLAKE2s (RFC 7693) with `outLength` bytes of output, keyed when `key` is not empty (known-answer tests). */
+  blake2s: (outLength: number, key: Uint8Array, data: Uint8Array) => Buffer;
 
   /**
    * Windows only (absent elsewhere): replaces the security descriptor of the named pipe

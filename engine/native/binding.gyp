@@ -1,6 +1,7 @@
 # The engine's one native addon: TUN devices (Linux /dev/net/tun, macOS utun, Windows Wintun)
 # and the UDP sockets of the underlay (udp_posix.c on Linux/macOS, udp_win32.c with Winsock),
-# and the peer credentials of a Unix socket (peercred_posix.c, Linux and macOS only).
+# the peer credentials of a Unix socket (peercred_posix.c, Linux and macOS only), and the cheap
+# path of the handshake (handshake_filter.c: mac1, mac2, cookie replies for a received batch).
 # Plain C over node_api.h and libuv (both come with Node).
 {
   "targets": [
@@ -16,7 +17,8 @@
         "src/udp_posix.c",
         "src/udp_win32.c",
         "src/pipe_win32.c",
-        "src/service_win32.c"
+        "src/service_win32.c",
+        "src/handshake_filter.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [

@@ -124,10 +124,17 @@ export interface PeerSession {
   /** Zeroes every key and frees every index (peer removed or device closing). */
   destroy(): void;
 
+  /**
+   * DH(our static, the peer's static), computed when the keys were set (null for a low-order
+   * key): the responder's ss, so a received initiation costs one DH, not two. Not to be changed.
+   */
+  precomputedStaticStatic(): Uint8Array | null;
   /** Monotonic time of the last completed handshake, or null. */
   readonly lastHandshake: number | null;
-  /** Bytes of datagrams sent and received, as wg show counts them (whole UDP payloads). */
-  readonly txBytes: number;
+  /**
+   * Bytes of datagrams received and authenticated, as wg show counts them (whole UDP payloads).
+   * What was sent is the device's to count: only it knows which datagrams the OS took.
+   */
   readonly rxBytes: number;
 }
 

@@ -326,35 +326,35 @@ export interface DecryptedInitiation extends ConsumedInitiation {
 /**
  * Reads an initiation addressed to `local` (whitepaper §5.4.2, responder side): decrypts the
  * initiator's static key and the timestamp. Null when it is not a well-formed initiation, a DH
- * result is all zeros, either field fails to authenticate, or `isPeer` says the static key is
- * not one of our peers. mac1/mac2 are the device's to check first (CookieChecker); replay and
+ * result is all zeros, either field fails to authenticate, or the static key is not one of our
+ * peers'. mac1/mac2 are the device's to check first (CookieChecker); replay and
  * flood checks are the peer's (receiveInitiation).
  *
- * `isPeer` is asked before the second DH (ss): anyone who knows our public key can seal a random
- * static key, and only a configured peer's initiation is worth that DH (wireguard-go looks the
- * peer up at the same point).
+ * The static-static DH (ss) is the peer's, precomputed when its keys were set, as wireguard-go
+ * keeps precomputedStaticStatic: `staticStaticFor` looks it up by the decrypted static key and
+ * answers null for a key that is not a configured peer's. So any initiation costs one DH (es)
+ * here: anyone who knows our public key can seal a random static key, or a real peer's, and
+ * neither buys a second one. Without `staticStaticFor` (tests, one-off checks) ss is computed.
  */
 export function consumeInitiation(
   crypto: CryptoBackend,
   local: LocalIdentity,
   message: Uint8Array,
-  isPeer: (remoteStatic: Uint8Array) => boolean = () => true,
+  staticStaticFor?: (remoteStatic: Uint8Array) => Uint8Array | null,
 ): ConsumedInitiation | null {
   const fields = decodeInitiation(message);
   if (fields === null) return null;
   const state = initialState(local.publicKey);
   const remoteStatic = readInitiationStaticCore(crypto, state, local.privateKey, fields.ephemeral, fields.encryptedStatic);
-  if (remoteStatic === null || !isPeer(remoteStatic)) {
-    state.wipe();
-    return null;
-  }
-  const staticStatic = crypto.sharedSecret(local.privateKey, remoteStatic);
-  if (staticStatic === null) {
+  const staticStatic =
+    remoteStatic === null ? null : staticStaticFor !== undefined ? staticStaticFor(remoteStatic) : crypto.sharedSecret(local.privateKey, remoteStatic);
+  if (remoteStatic === null || staticStatic === null) {
     state.wipe();
     return null;
   }
   const timestamp = readInitiationPayloadCore(crypto, state, staticStatic, fields.encryptedTimestamp);
-  staticStatic.fill(0);
+  // A precomputed value stays with its peer; one computed here is ours to wipe.
+  if (staticStaticFor === undefined) staticStatic.fill(0);
   if (timestamp === null) {
     state.wipe();
     return null;

@@ -96,7 +96,6 @@ function exhausted(keypair: Keypair): boolean {
 export class NoisePeerSession implements PeerSession {
   readonly remotePublicKey: Uint8Array;
   lastHandshake: number | null = null;
-  txBytes = 0;
   rxBytes = 0;
 
   private readonly crypto: CryptoBackend;
@@ -234,7 +233,6 @@ export class NoisePeerSession implements PeerSession {
     const sealed = buffer.subarray(offset, offset + padded + AEAD_TAG_SIZE);
     this.crypto.seal(sealed, keypair.sendKey, nonce, sealed.subarray(0, padded), EMPTY);
     const datagramLength = MESSAGE_TRANSPORT_HEADER_SIZE + padded + AEAD_TAG_SIZE;
-    this.txBytes += datagramLength;
     this.timersAnyAuthenticatedPacketTraversal(now);
     this.timersAnyAuthenticatedPacketSent();
     if (length > 0) this.timersDataSent(now);
@@ -243,6 +241,10 @@ export class NoisePeerSession implements PeerSession {
   }
 
   // --- Handshake messages ----------------------------------------------------------------------
+
+  precomputedStaticStatic(): Uint8Array | null {
+    return this.destroyed ? null : this.staticStatic;
+  }
 
   receiveInitiation(initiation: ConsumedInitiation, now: number): Uint8Array | null {
     if (!isDecryptedInitiation(initiation)) return null;
@@ -285,7 +287,6 @@ export class NoisePeerSession implements PeerSession {
     this.cookies.addMacs(created.message, now);
     this.timersAnyAuthenticatedPacketTraversal(now);
     this.timersAnyAuthenticatedPacketSent();
-    this.txBytes += created.message.length;
     return created.message;
   }
 
@@ -486,7 +487,6 @@ export class NoisePeerSession implements PeerSession {
     this.timersAnyAuthenticatedPacketTraversal(now);
     this.timersAnyAuthenticatedPacketSent();
     this.outbox.push(created.message);
-    this.txBytes += created.message.length;
     this.timersHandshakeInitiated(now);
   }
 

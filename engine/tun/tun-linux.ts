@@ -7,9 +7,21 @@
 import { ioAddon } from '../native/addon.js';
 import { NativeTun, type NativeTunOptions } from './native-tun.js';
 
-/** Opens (creating if needed) the TUN interface `name` and sets its MTU (0 keeps the current one). */
+/**
+ * Creates the TUN interface `name` and sets its MTU (0 keeps the current one). Never attaches to
+ * an interface that exists already (IFF_TUN_EXCL): a persistent TUN someone else made, or any
+ * other device of that name, would otherwise be taken over and deleted at disconnect.
+ */
 export function openLinuxTun(name: string, mtu: number, options: NativeTunOptions = {}): NativeTun {
   const addon = ioAddon();
-  const handle = addon.tunOpen(name, mtu);
+  let handle;
+  try {
+    handle = addon.tunOpen(name, mtu);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'EBUSY') {
+      throw Object.assign(new Error(`an interface named ${name} exists already; Wirelane only uses interfaces it creates: rename the tunnel, or remove that interface (ip link del ${name})`), { code: 'EEXIST' });
+    }
+    throw error;
+  }
   return new NativeTun(handle, mtu, { watchInterface: true, ...options }, addon);
 }

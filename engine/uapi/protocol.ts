@@ -15,13 +15,13 @@
  * persistent_keepalive_interval, allowed_ip...; then errno=0 and an empty line.
  *
  * Errors carry a positive errno (EINVAL for a bad value, EPROTO for a line that is not
- * key=value) and a message naming the key; key material never appears in a message.
+ * key=value; the numbers are the platform's, see uapiErrno) and a message naming the key; key material never appears in a message.
  */
 import { isAllZero, keyFromHex, keyToHex } from '../keys.js';
 import { formatCidr, formatIPv4, formatIPv6, maskCidr, parseCidr, parseIPv4, parseIPv6 } from '../routing/cidr.js';
 import {
   UAPI_EINVAL,
-  UAPI_EPROTO,
+  uapiErrno,
   type UapiDeviceSnapshot,
   type UapiError,
   type UapiPeerChange,
@@ -64,17 +64,38 @@ export function parseUapiEndpoint(text: string): string | null {
   return host.length === 4 ? `${formatIPv4(host)}:${port}` : `[${formatIPv6(host)}]:${port}`;
 }
 
-/** Parses the lines of a set=1 request (without the "set=1" line and the final empty line). */
-export function parseUapiSetLines(lines: readonly string[]): UapiSetParseResult {
-  const request: UapiSetRequest = { replacePeers: false, peers: [] };
-  let peer: UapiPeerChange | null = null;
+/**
+ * A set=1 request read as a stream: `line` takes one key=value line at a time (the server feeds
+ * them as they arrive, so a request of any size is never held as text), `finish` gives the
+ * request or the first error. After an error the remaining lines are ignored; the caller still
+ * reads up to the empty line so the connection stays in step.
+ */
+export class UapiSetParser {
+  private readonly request: UapiSetRequest = { replacePeers: false, peers: [] };
+  private peer: UapiPeerChange | null = null;
+  private error: UapiError | null = null;
 
-  for (const line of lines) {
+  /** Takes one line (without its newline); returns the error once the request is refused. */
+  line(line: string): UapiError | null {
+    if (this.error === null) {
+      const failed = this.parseLine(line);
+      if (failed !== null) this.error = failed.error;
+    }
+    return this.error;
+  }
+
+  finish(): UapiSetParseResult {
+    return this.error === null ? { ok: true, request: this.request } : { ok: false, error: this.error };
+  }
+
+  private parseLine(line: string): { ok: false; error: UapiError } | null {
+    const request = this.request;
+    const peer = this.peer;
     const equals = line.indexOf('=');
     if (equals < 0) {
       // The message is logged, and a malformed "private_key..." line would put key material
       // into the log: say how long the line is, not what it holds.
-      return { ok: false, error: { errno: UAPI_EPROTO, message: `a line is not key=value (${line.length} characters)` } };
+      return { ok: false, error: { errno: uapiErrno('EPROTO'), message: `a line is not key=value (${line.length} characters)` } };
     }
     const key = line.slice(0, equals);
     const value = line.slice(equals + 1);
@@ -82,9 +103,10 @@ export function parseUapiSetLines(lines: readonly string[]): UapiSetParseResult 
     if (key === 'public_key') {
       const decoded = keyFromHex(value);
       if (!decoded.ok) return invalid(`public_key: ${decoded.message}`);
-      peer = { publicKey: decoded.key, remove: false, updateOnly: false, replaceAllowedIps: false, allowedIps: [] };
-      request.peers.push(peer);
-      continue;
+      const next: UapiPeerChange = { publicKey: decoded.key, remove: false, updateOnly: false, replaceAllowedIps: false, allowedIps: [] };
+      this.peer = next;
+      request.peers.push(next);
+      return null;
     }
 
     if (!peer) {
@@ -115,7 +137,7 @@ export function parseUapiSetLines(lines: readonly string[]): UapiSetParseResult 
         default:
           return invalid(`'${key.slice(0, 64)}' is not a device key (peer keys come after a public_key line)`);
       }
-      continue;
+      return null;
     }
 
     switch (key) {
@@ -152,10 +174,15 @@ export function parseUapiSetLines(lines: readonly string[]): UapiSetParseResult 
         peer.allowedIps.length = 0;
         break;
       case 'allowed_ip': {
-        // A prefix length is required here (Go's netip.ParsePrefix); host bits are cleared.
-        const parsed = value.includes('/') ? parseCidr(value) : null;
+        // "-PREFIX" removes that one prefix from the peer (wireguard-go and wg since 2025-05:
+        // `wg set ... allowed-ips +A,-B`); a plain prefix adds it. A prefix length is required
+        // (Go's netip.ParsePrefix); host bits are cleared.
+        const remove = value.startsWith('-');
+        const text = remove ? value.slice(1) : value;
+        const parsed = text.includes('/') ? parseCidr(text) : null;
         if (!parsed || !parsed.ok) return invalid(`allowed_ip: '${value.slice(0, 64)}' is not an address/prefix-length`);
-        peer.allowedIps.push(maskCidr(parsed.cidr));
+        const cidr = maskCidr(parsed.cidr);
+        peer.allowedIps.push(remove ? { ...cidr, remove: true } : cidr);
         break;
       }
       case 'protocol_version':
@@ -164,8 +191,15 @@ export function parseUapiSetLines(lines: readonly string[]): UapiSetParseResult 
       default:
         return invalid(`'${key.slice(0, 64)}' is not a peer key`);
     }
+    return null;
   }
-  return { ok: true, request };
+}
+
+/** Parses the lines of a set=1 request (without the "set=1" line and the final empty line). */
+export function parseUapiSetLines(lines: readonly string[]): UapiSetParseResult {
+  const parser = new UapiSetParser();
+  for (const line of lines) if (parser.line(line) !== null) break;
+  return parser.finish();
 }
 
 /** Parses a set=1 body given as text: lines up to the first empty line (or the end). */

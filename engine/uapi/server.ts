@@ -7,9 +7,9 @@
  *
  * A connection may carry several requests, each "get=1\n\n" or "set=1\n" + key=value lines + an
  * empty line, and each is answered in order; a set ends with "errno=N\n\n". The peer is untrusted
- * (any root process, or a confused one): lines longer than 4 KiB, requests over 1 MiB, a set cut
- * off before its empty line, and an unknown operation all end the connection after an errno
- * where one can still be sent. Nothing here throws into the event loop.
+ * (any root process, or a confused one): lines longer than 4 KiB, a set cut off before its empty
+ * line, and an unknown operation all end the connection after an errno where one can still be
+ * sent. A set request is parsed line by line as it streams in (UapiSetParser), whatever its size. Nothing here throws into the event loop.
  *
  * On Windows the UAPI is a named pipe, as wireguard-go serves it (see uapiSocketPath and
  * servePipe); the protocol on it is the same.
@@ -19,11 +19,16 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import { ioAddon } from '../native/addon.js';
-import { formatUapiErrno, formatUapiGet, parseUapiSetLines } from './protocol.js';
+import { formatUapiErrno, formatUapiGet, UapiSetParser } from './protocol.js';
 import { UAPI_EINVAL, UAPI_EIO, UAPI_EPROTO, type UapiTarget } from './types.js';
 
+/**
+ * The longest line taken. No bound on the request as a whole: the socket is root's alone, and
+ * wireguard-go and the kernel take any number of peers and allowed IPs from root (1000 peers of
+ * 131 allowed IPs is a 4 MB request). Lines are parsed as they arrive, so what a request costs
+ * is the configuration it describes, never its text.
+ */
 export const UAPI_MAX_LINE_BYTES = 4096;
-export const UAPI_MAX_REQUEST_BYTES = 1024 * 1024;
 
 /**
  * Where `wg` looks for a userspace interface's UAPI: the Unix socket
@@ -213,7 +218,7 @@ function addonPipeSecurity(): (pipeName: string, sddl: string) => string {
   };
 }
 
-type ConnectionState = { kind: 'operation' } | { kind: 'get-blank' } | { kind: 'set'; lines: string[]; bytes: number };
+type ConnectionState = { kind: 'operation' } | { kind: 'get-blank' } | { kind: 'set'; parser: UapiSetParser };
 
 function handleConnection(socket: Socket, target: UapiTarget, logger: Logger): void {
   let state: ConnectionState = { kind: 'operation' };
@@ -236,7 +241,7 @@ function handleConnection(socket: Socket, target: UapiTarget, logger: Logger): v
     switch (state.kind) {
       case 'operation':
         if (line === 'get=1') state = { kind: 'get-blank' };
-        else if (line === 'set=1') state = { kind: 'set', lines: [], bytes: 0 };
+        else if (line === 'set=1') state = { kind: 'set', parser: new UapiSetParser() };
         else finish(null, `unknown operation '${line.slice(0, 32)}'`);
         return;
       case 'get-blank': {
@@ -257,17 +262,12 @@ function handleConnection(socket: Socket, target: UapiTarget, logger: Logger): v
       }
       case 'set': {
         if (line !== '') {
-          state.bytes += line.length + 1;
-          if (state.bytes > UAPI_MAX_REQUEST_BYTES) {
-            finish(UAPI_EPROTO, `set request over ${UAPI_MAX_REQUEST_BYTES} bytes`);
-            return;
-          }
-          state.lines.push(line);
+          // A refused line is answered at the empty line, as one errno for the whole request.
+          state.parser.line(line);
           return;
         }
-        const lines = state.lines;
+        const parsed = state.parser.finish();
         state = { kind: 'operation' };
-        const parsed = parseUapiSetLines(lines);
         let errno = 0;
         if (!parsed.ok) {
           logger.warn(`UAPI set refused: ${parsed.error.message}`);

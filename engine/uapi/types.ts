@@ -19,8 +19,12 @@ export interface UapiPeerChange {
   /** Seconds; 0 disables. */
   persistentKeepaliveInterval?: number;
   replaceAllowedIps: boolean;
-  allowedIps: Cidr[];
+  /** Applied in order: a prefix is added (moved to this peer), or with `remove` taken from it. */
+  allowedIps: AllowedIpChange[];
 }
+
+/** One allowed_ip line: add the prefix, or (allowed_ip=-PREFIX) remove it if this peer holds it. */
+export type AllowedIpChange = Cidr & { readonly remove?: true };
 
 export interface UapiSetRequest {
   /** An all-zero key removes the private key. */
@@ -52,11 +56,27 @@ export interface UapiDeviceSnapshot {
   peers: UapiPeerSnapshot[];
 }
 
-/** errno values the UAPI answers with (as wireguard-go does: EINVAL for bad input, EIO...). */
-export const UAPI_EINVAL = 22;
-export const UAPI_EIO = 5;
-export const UAPI_EPROTO = 71;
-export const UAPI_ENOENT = 2;
+/**
+ * errno values the UAPI answers with (as wireguard-go does: EINVAL for bad input, EPROTO for a
+ * line that is not key=value, EADDRINUSE for a taken port, EIO...). wireguard-go takes them from
+ * the host's errno.h (golang.org/x/sys/unix) on Linux and macOS, where EPROTO and EADDRINUSE
+ * differ, and uses Linux's numbers on Windows (ipc/uapi_windows.go); `wg` prints the host's
+ * strerror of what it reads, so a Linux number on macOS would name the wrong error.
+ */
+const UAPI_ERRNO_LINUX = { ENOENT: 2, EIO: 5, EINVAL: 22, EPROTO: 71, EADDRINUSE: 98 } as const;
+const UAPI_ERRNO_DARWIN = { ENOENT: 2, EIO: 5, EINVAL: 22, EPROTO: 100, EADDRINUSE: 48 } as const;
+export type UapiErrnoName = keyof typeof UAPI_ERRNO_LINUX;
+
+/** The errno number `name` has on `platform` (Linux's on Windows, as wireguard-go). */
+export function uapiErrno(name: UapiErrnoName, platform: NodeJS.Platform = process.platform): number {
+  return (platform === 'darwin' ? UAPI_ERRNO_DARWIN : UAPI_ERRNO_LINUX)[name];
+}
+
+export const UAPI_EINVAL = uapiErrno('EINVAL');
+export const UAPI_EIO = uapiErrno('EIO');
+export const UAPI_EPROTO = uapiErrno('EPROTO');
+export const UAPI_ENOENT = uapiErrno('ENOENT');
+export const UAPI_EADDRINUSE = uapiErrno('EADDRINUSE');
 
 /** A failed UAPI request: the errno to answer with and a message naming the key. */
 export interface UapiError {

@@ -83,11 +83,15 @@ export interface Node {
 export function createNode(
   network: MemoryNetwork,
   address: string,
-  options: { clock?: DeviceClock; logger?: Logger; name?: string; crypto?: CryptoBackend } = {},
+  options: { clock?: DeviceClock; logger?: Logger; name?: string; crypto?: CryptoBackend; handshakeFilter?: 'native' | 'js' } = {},
 ): Node {
   const tun = new MemoryTun(options.name ?? `mem-${address}`);
   const bind = new MemoryBind(network, address);
-  const device = new Device({ tun, bind, crypto: options.crypto ?? crypto, logger: options.logger ?? silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
+  const device = new Device({
+    tun, bind, crypto: options.crypto ?? crypto, logger: options.logger ?? silentLogger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.handshakeFilter ? { handshakeFilter: options.handshakeFilter } : {}),
+  });
   const privateKey = crypto.generatePrivateKey();
   return { device, tun, bind, privateKey, publicKey: crypto.publicKey(privateKey) };
 }
@@ -104,7 +108,7 @@ export function setRequest(fields: Partial<UapiSetRequest>): UapiSetRequest {
  * A (192.0.2.1, tunnel 10.0.0.1 / fd00::1, port 51820) and B (192.0.2.2, tunnel 10.0.0.2 /
  * fd00::2, port 51821). A knows B's endpoint; B learns A's from the handshake.
  */
-export function createPair(options: { clock?: DeviceClock; presharedKey?: Uint8Array; keepalive?: number; cryptoB?: CryptoBackend } = {}): { network: MemoryNetwork; a: Node; b: Node } {
+export function createPair(options: { clock?: DeviceClock; presharedKey?: Uint8Array; keepalive?: number; cryptoB?: CryptoBackend; handshakeFilter?: 'native' | 'js' } = {}): { network: MemoryNetwork; a: Node; b: Node } {
   const network = new MemoryNetwork();
   const a = createNode(network, '192.0.2.1', { ...options, name: 'memA' });
   const b = createNode(network, '192.0.2.2', { ...options, name: 'memB', ...(options.cryptoB ? { crypto: options.cryptoB } : {}) });

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { repoPath } from '../support/paths.js';
 
 const SOURCE_DIR = repoPath('engine', 'native', 'src');
-const SOURCES = ['addon.c', 'js_glue.c', 'tun_posix.c', 'tun_linux.c', 'tun_darwin.c', 'tun_win32.c', 'udp_posix.c', 'udp_win32.c', 'pipe_win32.c', 'service_win32.c'];
+const SOURCES = ['addon.c', 'js_glue.c', 'tun_posix.c', 'tun_linux.c', 'tun_darwin.c', 'tun_win32.c', 'udp_posix.c', 'udp_win32.c', 'pipe_win32.c', 'service_win32.c', 'handshake_filter.c'];
 const WINDOWS_FILES = ['tun_win32.c', 'udp_win32.c', 'pipe_win32.c', 'service_win32.c'];
 const CC = 'x86_64-w64-mingw32-gcc';
 

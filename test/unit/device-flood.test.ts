@@ -16,13 +16,39 @@ import {
   REKEY_TIMEOUT,
   REKEY_TIMEOUT_JITTER_MAX,
 } from '../../engine/noise/constants.js';
+import { createInitiation } from '../../engine/noise/handshake.js';
+import { tai64n } from '../../engine/noise/tai64n.js';
 import { countingCrypto, createPair, crypto, eventually, FakeClock, ipv4Packet, junkInitiation } from '../support/device-harness.js';
 
-
-test('a flood from thousands of sources gets cookie replies and no DH; the real peer still connects', async () => {
+test('an initiation forged with a configured peer\'s public key costs one Diffie-Hellman: static-static is precomputed', async () => {
   const clock = new FakeClock();
   const counting = countingCrypto(crypto);
   const { network, a, b } = createPair({ clock, cryptoB: counting });
+  try {
+    // The forger knows both public keys but not A's private key: it seals A's static key under
+    // DH(its ephemeral, B) and has to guess the static-static value for the timestamp.
+    const forger = { privateKey: crypto.generatePrivateKey(), publicKey: a.publicKey };
+    const forged = createInitiation(crypto, forger, b.publicKey, crypto.generatePrivateKey(), tai64n(Date.now()), 7)!;
+    new CookieGenerator(crypto, b.publicKey).addMacs(forged.message, clock.now());
+    const dhBefore = counting.dhCount;
+    network.inject(makeEndpoint('10.66.0.9', 4000), '192.0.2.2:51821', forged.message);
+    await eventually('B to refuse the forgery', () => b.device.dropCounts().badInitiation >= 1);
+    assert.equal(counting.dhCount - dhBefore, 1, 'only DH(our static, its ephemeral); ss came from the peer');
+    // The real peer still gets in, with the same precomputed value.
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'real')]);
+    await eventually('the real handshake', () => b.tun.written.length === 1);
+  } finally {
+    a.device.close();
+    b.device.close();
+  }
+});
+
+
+for (const handshakeFilter of ['native', 'js'] as const) {
+test(`a flood from thousands of sources gets cookie replies and no DH; the real peer still connects (${handshakeFilter} filter)`, async () => {
+  const clock = new FakeClock();
+  const counting = countingCrypto(crypto);
+  const { network, a, b } = createPair({ clock, cryptoB: counting, handshakeFilter });
   const sources = 3000;
   const cookieRepliesTo = new Set<string>();
   network.filter = (d) => {
@@ -73,10 +99,10 @@ test('a flood from thousands of sources gets cookie replies and no DH; the real 
   }
 });
 
-test('under load, one source with a valid cookie gets at most its burst of handshakes processed', async () => {
+test(`under load, one source with a valid cookie gets at most its burst of handshakes processed (${handshakeFilter} filter)`, async () => {
   const clock = new FakeClock();
   const counting = countingCrypto(crypto);
-  const { network, a, b } = createPair({ clock, cryptoB: counting });
+  const { network, a, b } = createPair({ clock, cryptoB: counting, handshakeFilter });
   const attacker = new MemoryBind(network, '10.66.0.1');
   attacker.open(4000);
   const generator = new CookieGenerator(crypto, b.publicKey);
@@ -113,3 +139,4 @@ test('under load, one source with a valid cookie gets at most its burst of hands
     b.device.close();
   }
 });
+}

@@ -48,6 +48,34 @@ test('two devices exchange IPv4 and IPv6 packets both ways after a handshake', a
   }
 });
 
+test('tx_bytes counts only datagrams the OS took: sends refused by the socket add nothing', async () => {
+  const { network, a, b } = createPair();
+  try {
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'first')]);
+    await eventually('the tunnel to come up', () => b.tun.written.length >= 1);
+    await network.settle(5000);
+    const before = a.device.snapshot().peers[0]!.txBytes;
+    assert.ok(before > 0);
+    // The socket refuses everything (full buffer, no route): nothing counts.
+    const send = a.bind.send.bind(a.bind);
+    a.bind.send = () => 0;
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'refused one'), ipv4Packet('10.0.0.1', '10.0.0.2', 'refused two')]);
+    assert.equal(a.device.snapshot().peers[0]!.txBytes, before, 'refused datagrams are not counted');
+    assert.ok(a.device.dropCounts().sendFailed >= 2);
+    // Sends work again: exactly the bytes of what went on the wire count.
+    a.bind.send = send;
+    network.record = true;
+    a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'sent')]);
+    await network.settle(5000);
+    const sentBytes = network.recorded.filter((d) => d.from.key === '192.0.2.1:51820').reduce((sum, d) => sum + d.data.length, 0);
+    assert.ok(sentBytes > 0);
+    assert.equal(a.device.snapshot().peers[0]!.txBytes, before + sentBytes);
+  } finally {
+    a.device.close();
+    b.device.close();
+  }
+});
+
 test('a batch of packets crosses in order, trimmed of padding', async () => {
   const { a, b } = createPair();
   try {
@@ -285,6 +313,33 @@ test('UAPI set/get: keys, port, fwmark, endpoints, allowed IPs, update_only, rem
   } finally {
     node.device.close();
     other.device.close();
+  }
+});
+
+test('UAPI allowed_ip=-PREFIX removes that one prefix from its peer, and never another peer\'s', () => {
+  const network = new MemoryNetwork();
+  const node = createNode(network, '192.0.2.1');
+  try {
+    const peer1 = crypto.publicKey(crypto.generatePrivateKey());
+    const peer2 = crypto.publicKey(crypto.generatePrivateKey());
+    node.device.applySet(setRequest({
+      peers: [
+        peerChange(peer1, { allowedIps: [cidr('10.0.0.0/24'), cidr('10.0.9.0/24'), cidr('fd00::/64')] }),
+        peerChange(peer2, { allowedIps: [cidr('10.0.1.0/24')] }),
+      ],
+    }));
+    const removal = (text: string) => ({ ...cidr(text), remove: true as const });
+    assert.equal(node.device.applySet(setRequest({
+      peers: [
+        peerChange(peer1, { allowedIps: [removal('10.0.9.0/24'), removal('10.0.1.0/24'), removal('10.0.0.0/25'), cidr('10.0.2.0/24')] }),
+      ],
+    })), null);
+    const snap = node.device.snapshot();
+    const of = (key: Uint8Array) => snap.peers.find((p) => bytesEqual(p.publicKey, key))!.allowedIps.map(formatCidr).sort();
+    assert.deepEqual(of(peer1), ['10.0.0.0/24', '10.0.2.0/24', 'fd00::/64'], 'its own prefix removed; a prefix it does not hold exactly is left');
+    assert.deepEqual(of(peer2), ['10.0.1.0/24'], "another peer's prefix is not touched");
+  } finally {
+    node.device.close();
   }
 });
 

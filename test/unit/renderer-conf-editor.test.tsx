@@ -29,6 +29,25 @@ describe('ConfEditor', () => {
     expect(screen.getByRole('alert').textContent).toBe('File: no [Interface] section');
   });
 
+  it('shows the linter\'s warnings marked as warnings, apart from errors', async () => {
+    const { container } = render(
+      <ConfEditor
+        value={text}
+        onChange={() => {}}
+        label="Configuration"
+        problems={[
+          { line: 3, message: "Addres: unknown key 'Addres'" },
+          { line: 6, message: 'AllowedIPs: all IPv4 traffic goes through the tunnel but IPv6 does not', severity: 'warning' },
+        ]}
+      />,
+    );
+    const items = [...screen.getByRole('alert', { name: 'Problems in this configuration' }).querySelectorAll('li')].map((li) => li.textContent);
+    expect(items).toEqual(["Line 3: Addres: unknown key 'Addres'", 'Warning, Line 6: AllowedIPs: all IPv4 traffic goes through the tunnel but IPv6 does not']);
+    await waitFor(() => expect(container.querySelectorAll('.cm-lintRange-warning').length).toBe(1));
+    expect(container.querySelector('.cm-lintRange-warning')?.closest('.cm-line')?.textContent).toBe('AllowedIPs = 10.0.0.300/32');
+    expect(container.querySelectorAll('.cm-lintRange-error').length).toBe(1);
+  });
+
   it('highlights sections, keys and comments', () => {
     const { container } = render(<ConfEditor value={'# home\n[Peer]\nEndpoint = 192.0.2.1:51820\n'} onChange={() => {}} label="Configuration" problems={[]} />);
     expect(container.querySelector('.tok-comment')?.textContent).toBe('# home');

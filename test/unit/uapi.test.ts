@@ -17,11 +17,13 @@ import { silentLogger } from '../../engine/logger.js';
 import { isAllZero, keyFromBase64, keyToBase64, keyToHex } from '../../engine/keys.js';
 import { AllowedIps } from '../../engine/routing/allowed-ips.js';
 import { formatCidr, parseCidr, type Cidr } from '../../engine/routing/cidr.js';
+import { constants as osConstants } from 'node:os';
 import { formatUapiGet, parseUapiEndpoint, parseUapiSet } from '../../engine/uapi/protocol.js';
 import { serveUapi, uapiSocketPath, type UapiServer } from '../../engine/uapi/server.js';
 import {
   UAPI_EINVAL,
   UAPI_EPROTO,
+  uapiErrno,
   type UapiDeviceSnapshot,
   type UapiError,
   type UapiSetRequest,
@@ -109,6 +111,29 @@ test('set=1 golden request parses into every field', () => {
   assert.equal(second!.updateOnly, true);
   assert.equal(second!.endpoint, '192.0.2.1:1');
   assert.equal(third!.remove, true);
+});
+
+test('set=1: allowed_ip=-PREFIX asks to remove that prefix, in order with the additions (wg set allowed-ips +A,-B)', () => {
+  const parsed = parseUapiSet(`public_key=${keyToHex(PUB1)}\nallowed_ip=10.0.0.0/24\nallowed_ip=-10.0.1.7/24\nallowed_ip=-fd00::1/128\n\n`);
+  assert.ok(parsed.ok);
+  const changes = parsed.request.peers[0]!.allowedIps;
+  assert.deepEqual(changes.map((c) => `${c.remove === true ? '-' : '+'}${formatCidr(c)}`), ['+10.0.0.0/24', '-10.0.1.0/24', '-fd00::1/128']);
+  assert.equal(parsed.request.peers[0]!.replaceAllowedIps, false);
+  for (const bad of ['-', '--10.0.0.0/8', '-10.0.0.1', '+10.0.0.0/8', '- 10.0.0.0/8']) {
+    const refused = parseUapiSet(`public_key=${keyToHex(PUB1)}\nallowed_ip=${bad}\n\n`);
+    assert.ok(!refused.ok && refused.error.errno === UAPI_EINVAL && /^allowed_ip:/.test(refused.error.message), bad);
+  }
+});
+
+test('UAPI errno numbers are the platform\'s: macOS has its own EPROTO and EADDRINUSE, Windows uses Linux\'s (as wireguard-go)', () => {
+  assert.deepEqual(['EIO', 'EINVAL', 'EPROTO', 'EADDRINUSE', 'ENOENT'].map((n) => uapiErrno(n as 'EIO', 'darwin')), [5, 22, 100, 48, 2]);
+  assert.deepEqual(['EIO', 'EINVAL', 'EPROTO', 'EADDRINUSE', 'ENOENT'].map((n) => uapiErrno(n as 'EIO', 'linux')), [5, 22, 71, 98, 2]);
+  assert.deepEqual(['EIO', 'EINVAL', 'EPROTO', 'EADDRINUSE', 'ENOENT'].map((n) => uapiErrno(n as 'EIO', 'win32')), [5, 22, 71, 98, 2]);
+  // On the host running the test, the table agrees with the host's own errno.h.
+  if (process.platform !== 'win32') {
+    for (const name of ['EIO', 'EINVAL', 'EPROTO', 'EADDRINUSE', 'ENOENT'] as const) assert.equal(uapiErrno(name), osConstants.errno[name], name);
+  }
+  assert.equal(UAPI_EPROTO, uapiErrno('EPROTO'));
 });
 
 test('set=1: bad values are EINVAL naming the key; non key=value lines are EPROTO', () => {
@@ -231,7 +256,10 @@ class FakeDevice implements UapiTarget {
       if (change.endpoint !== undefined) peer.endpoint = change.endpoint;
       if (change.persistentKeepaliveInterval !== undefined) peer.keepalive = change.persistentKeepaliveInterval;
       if (change.replaceAllowedIps) this.routes.removeByValue(id);
-      for (const prefix of change.allowedIps) this.routes.insert(prefix, id);
+      for (const prefix of change.allowedIps) {
+        if (prefix.remove === true) this.routes.remove(prefix, id);
+        else this.routes.insert(prefix, id);
+      }
     }
     return null;
   }
@@ -307,9 +335,9 @@ test('server: malformed input is answered or dropped, and the server keeps servi
     // a line longer than 4 KiB, with or without its newline
     assert.equal(await exchange(path, `set=1\nlisten_port=${'1'.repeat(5000)}\n\n`), `errno=-${UAPI_EPROTO}\n\n`);
     assert.equal(await exchange(path, `set=1\nlisten_port=${'1'.repeat(5000)}`), `errno=-${UAPI_EPROTO}\n\n`);
-    // a request over 1 MiB in short lines
+    // a request refused on its first line is answered once, at its empty line, however long it is
     const many = `set=1\n${`allowed_ip=10.0.0.0/8\n`.repeat(60_000)}\n`;
-    assert.equal(await exchange(path, `${many}`), `errno=-${UAPI_EPROTO}\n\n`);
+    assert.equal(await exchange(path, `${many}`, { untilReplies: 1 }), `errno=-${UAPI_EINVAL}\n\n`);
     // a set cut off before its empty line is not applied
     assert.equal(await exchange(path, 'set=1\nlisten_port=4242\n', { halfClose: true }), `errno=-${UAPI_EPROTO}\n\n`);
     assert.equal(device.listenPort, 0);
@@ -318,6 +346,31 @@ test('server: malformed input is answered or dropped, and the server keeps servi
     // still serving
     assert.equal(await exchange(path, 'get=1\n\n', { untilReplies: 1 }), 'errno=0\n\n');
     assert.equal(device.requests.length, 0);
+  });
+});
+
+test('server: a set far over 1 MiB (300 peers of 200 allowed IPs) is parsed as it streams and applied whole', async () => {
+  await withServer(async (_server, device, path) => {
+    let text = 'set=1\nreplace_peers=true\n';
+    const expected = new Set<string>();
+    for (let p = 0; p < 300; p++) {
+      const publicKey = Buffer.alloc(32, 0);
+      publicKey.writeUInt32BE(p + 1, 0);
+      text += `public_key=${publicKey.toString('hex')}\nreplace_allowed_ips=true\n`;
+      for (let i = 0; i < 200; i++) {
+        const prefix = `10.${p >> 2}.${((p & 3) << 6) | (i >> 2)}.${(i & 3) << 6}/26`;
+        text += `allowed_ip=${prefix}\n`;
+        expected.add(`${publicKey.toString('hex')} ${prefix}`);
+      }
+    }
+    text += '\n';
+    assert.ok(text.length > 1.5 * 1024 * 1024, `${text.length} bytes`);
+    assert.equal(await exchange(path, text, { untilReplies: 1 }), 'errno=0\n\n');
+    assert.equal(device.requests.length, 1, 'one request');
+    const snapshot = device.snapshot();
+    const got = new Set(snapshot.peers.flatMap((peer) => peer.allowedIps.map((c) => `${Buffer.from(peer.publicKey).toString('hex')} ${formatCidr(c)}`)));
+    assert.equal(got.size, expected.size);
+    for (const entry of expected) assert.ok(got.has(entry), entry);
   });
 });
 

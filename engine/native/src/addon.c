@@ -1,5 +1,5 @@
-/* Entry point of the wirelane_io addon: one module, the TUN part, the UDP part and (Windows) pipe security
- * and the service protocol, and (Linux, macOS) the peer credentials of a Unix socket. */
+/* Entry point of the wirelane_io addon: one module, the TUN part, the UDP part, the handshake
+ * filter (the cheap path under a handshake flood), (Windows) pipe security and the service protocol, and (Linux, macOS) the peer credentials of a Unix socket. */
 #include "io.h"
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -7,6 +7,7 @@ static napi_value init(napi_env env, napi_value exports) {
   io_register_udp(env, exports);
   io_register_pipe(env, exports);
   io_register_service(env, exports);
+  io_register_handshake_filter(env, exports);
 #ifndef _WIN32
   io_register_peercred(env, exports);
 #endif

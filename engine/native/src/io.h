@@ -105,6 +105,8 @@ void io_register_pipe(napi_env env, napi_value exports);
 void io_register_service(napi_env env, napi_value exports);
 /* Linux and macOS only (peercred_posix.c): peerCredentials(fd) of a connected Unix socket. */
 void io_register_peercred(napi_env env, napi_value exports);
+/* All platforms (handshake_filter.c): mac1/mac2 checks and cookie replies for a received batch. */
+void io_register_handshake_filter(napi_env env, napi_value exports);
 void io_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 
 #endif

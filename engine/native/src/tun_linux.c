@@ -73,7 +73,8 @@ static int open_device(const char *requested, char *name, size_t name_size, int 
   if (fd < 0) return -errno;
   vnet = want_vnet && fd < MAX_OFFLOAD_FDS;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
+  /* IFF_TUN_EXCL: never attach to a device that exists already (EBUSY; see tun-linux.ts). */
+  ifr.ifr_flags = IFF_TUN | IFF_TUN_EXCL | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
   strncpy(ifr.ifr_name, requested, IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     err = errno;

@@ -39,6 +39,7 @@ typedef void *WINTUN_SESSION_HANDLE;
 
 /* The entry points we use, as wintun.h declares them. */
 typedef WINTUN_ADAPTER_HANDLE(WINAPI *CreateAdapterFn)(LPCWSTR name, LPCWSTR tunnel_type, const GUID *guid);
+typedef WINTUN_ADAPTER_HANDLE(WINAPI *OpenAdapterFn)(LPCWSTR name);
 typedef void(WINAPI *CloseAdapterFn)(WINTUN_ADAPTER_HANDLE adapter);
 typedef void(WINAPI *GetAdapterLuidFn)(WINTUN_ADAPTER_HANDLE adapter, NET_LUID *luid);
 typedef WINTUN_SESSION_HANDLE(WINAPI *StartSessionFn)(WINTUN_ADAPTER_HANDLE adapter, DWORD capacity);
@@ -52,6 +53,7 @@ typedef void(WINAPI *SendPacketFn)(WINTUN_SESSION_HANDLE session, const BYTE *pa
 static struct {
   HMODULE dll;
   CreateAdapterFn CreateAdapter;
+  OpenAdapterFn OpenAdapter;
   CloseAdapterFn CloseAdapter;
   GetAdapterLuidFn GetAdapterLUID;
   StartSessionFn StartSession;
@@ -75,6 +77,7 @@ static DWORD load_wintun(void) {
     memcpy(&wintun.field, &proc, sizeof proc);            \
   }
   WINTUN_SYMBOL(CreateAdapter, "WintunCreateAdapter")
+  WINTUN_SYMBOL(OpenAdapter, "WintunOpenAdapter")
   WINTUN_SYMBOL(CloseAdapter, "WintunCloseAdapter")
   WINTUN_SYMBOL(GetAdapterLUID, "WintunGetAdapterLUID")
   WINTUN_SYMBOL(StartSession, "WintunStartSession")
@@ -279,6 +282,16 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   dev->env = env;
   dev->mtu = (int)mtu;
   napi_get_value_string_utf8(env, args[0], dev->name, sizeof dev->name, &len);
+  /* Never take over an adapter that exists already (Linux: IFF_TUN_EXCL): refuse the name. */
+  {
+    WINTUN_ADAPTER_HANDLE existing = wintun.OpenAdapter(name);
+    if (existing != NULL) {
+      wintun.CloseAdapter(existing);
+      free(dev);
+      io_throw_errno(env, ERROR_ALREADY_EXISTS, "a Wintun adapter of that name exists already; choose another tunnel name");
+      return NULL;
+    }
+  }
   dev->adapter = wintun.CreateAdapter(name, L"Wirelane", NULL);
   if (dev->adapter == NULL) {
     err = GetLastError();

@@ -1,6 +1,6 @@
 /**
  * The .conf editor: CodeMirror 6 with wg-quick highlighting, and the helper's line-numbered
- * problems shown twice — as lint marks on their lines and as a list under the editor that a
+ * problems (errors, and the linter's warnings marked as such) shown twice — as lint marks on their lines and as a list under the editor that a
  * screen reader announces. Problems belong to the text they were found in: editing clears them
  * until the next check.
  */
@@ -51,7 +51,8 @@ export function problemsToDiagnostics(state: EditorState, problems: readonly Con
   return problems.map((problem) => {
     const lineNumber = Math.min(Math.max(problem.line, 1), state.doc.lines);
     const line = state.doc.line(lineNumber);
-    return { from: line.from, to: Math.max(line.to, line.from), severity: 'error', message: problem.message, source: 'Wirelane helper' };
+    const severity = problem.severity === 'warning' ? 'warning' : 'error';
+    return { from: line.from, to: Math.max(line.to, line.from), severity, message: problem.message, source: 'Wirelane helper' };
   });
 }
 
@@ -122,7 +123,8 @@ export function ConfEditor({ value, onChange, problems, label }: ConfEditorProps
         <div role="alert" aria-label="Problems in this configuration">
           <ul className="problems">
             {problems.map((problem, index) => (
-              <li key={index}>
+              <li key={index} className={problem.severity === 'warning' ? 'warning' : undefined}>
+                {problem.severity === 'warning' && 'Warning, '}
                 {problem.line > 0 ? <strong>Line {problem.line}:</strong> : <strong>File:</strong>} {problem.message}
               </li>
             ))}

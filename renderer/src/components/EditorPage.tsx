@@ -54,7 +54,8 @@ export function EditorPage(props: EditorPageProps) {
         if (number !== checkNumber.current) return;
         // Without an answer (helper gone) the last problems stay; saving will say what is wrong.
         if (!result.ok) return;
-        setProblems(result.value.problems);
+        // The linter's warnings (severity 'warning') show beside the errors, marked as warnings.
+        setProblems([...result.value.problems, ...(result.value.warnings ?? [])]);
         setFlags(result.value.problems.length === 0 ? { hasScripts: result.value.hasScripts, fullTunnel: result.value.fullTunnel } : null);
         if (result.value.problems.length === 0) setError(null);
       });
