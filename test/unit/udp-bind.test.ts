@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DatagramBatch, Endpoint } from '../../engine/conn/bind.js';
-import { parseEndpoint } from '../../engine/conn/endpoint.js';
+import { EndpointCache, parseEndpoint } from '../../engine/conn/endpoint.js';
 import { UdpBind } from '../../engine/conn/udp-bind.js';
 
 interface Received { payload: string; endpoint: Endpoint; offset: number }
@@ -267,6 +267,44 @@ test('setMark puts SO_MARK on both sockets, before and after open', { skip: proc
   } finally {
     bind.close();
   }
+});
+
+test('sender records with a local address: one endpoint per sender and local address, each with its sticky source and a sourceless twin', () => {
+  const cache = new EndpointCache();
+  const record = (remote: number[], port: number, local: number[] | null, ifindex = 0) => {
+    const r = new Uint8Array(40);
+    r[0] = remote.length === 4 ? 4 : 6;
+    r[2] = port >> 8;
+    r[3] = port & 0xff;
+    r.set(remote, 4);
+    if (local !== null) {
+      r[1] = 1;
+      r.set(local, 20);
+      r[39] = ifindex;
+    }
+    return r;
+  };
+  const a = cache.fromRecord(record([192, 0, 2, 2], 51820, [192, 0, 2, 11], 3), 0);
+  const again = cache.fromRecord(record([192, 0, 2, 2], 51820, [192, 0, 2, 11], 3), 0);
+  const otherLocal = cache.fromRecord(record([192, 0, 2, 2], 51820, [192, 0, 2, 1], 3), 0);
+  const none = cache.fromRecord(record([192, 0, 2, 2], 51820, null), 0);
+  assert.equal(a, again, 'the same sender to the same local address is one object');
+  assert.equal(cache.fromRecord(record([192, 0, 2, 2], 51820, [192, 0, 2, 11], 3), 0), a, 'also after others');
+  assert.notEqual(a, otherLocal);
+  assert.equal(a.key, '192.0.2.2:51820');
+  assert.equal(otherLocal.key, a.key, 'wg shows the same endpoint');
+  assert.equal(a.sourceAddress, '192.0.2.11');
+  assert.equal(a.sourceIfindex, 3);
+  assert.equal(otherLocal.sourceAddress, '192.0.2.1');
+  assert.equal(none.sourceAddress, null);
+  const twin = a.withoutSource();
+  assert.equal(twin.sourceAddress, null);
+  assert.equal(twin.key, a.key);
+  assert.equal(a.withoutSource(), twin, 'made once');
+  assert.equal(twin.withoutSource(), twin);
+  const v6 = cache.fromRecord(record([0xfd, 0, 0, 3, ...Array<number>(11).fill(0), 2], 51820, [0xfd, 0, 0, 3, ...Array<number>(11).fill(0), 0x11]), 0);
+  assert.equal(v6.key, '[fd00:3::2]:51820');
+  assert.equal(v6.sourceAddress, 'fd00:3::11');
 });
 
 test('endpoints parse from wg text and print as wg prints them', () => {
