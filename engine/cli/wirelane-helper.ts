@@ -17,18 +17,28 @@ import { helperDefaults } from '../helper/defaults.js';
 import { journalDirOf, startHelper, HELPER_VERSION } from '../helper/helper.js';
 import { addonServiceApi, ServiceConnection } from '../helper/windows-service.js';
 import type { Logger } from '../logger.js';
+import type { LogLevel } from '../helper/protocol.js';
 import { createOsConfigurator } from '../os/configurator.js';
 import { openTun } from '../tun/index.js';
 
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-function stderrLogger(minimum: (typeof LEVELS)[number]): Logger {
-  const min = LEVELS.indexOf(minimum);
-  const write = (level: (typeof LEVELS)[number]) => (message: string) => {
+/** The helper's log on stderr, from `minimum` up; the minimum can change while it runs (settings). */
+function stderrLogger(minimum: LogLevel): Logger & { setMinimum(level: LogLevel): void } {
+  let min = LEVELS.indexOf(minimum);
+  const write = (level: LogLevel) => (message: string) => {
     if (LEVELS.indexOf(level) < min) return;
     process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()}: ${message}\n`);
   };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+  return {
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    setMinimum(level) {
+      min = LEVELS.indexOf(level);
+    },
+  };
 }
 
 const USAGE = 'usage: wirelane-helper [--socket PATH] [--store DIR] [--service]';
@@ -61,8 +71,9 @@ async function runHelper(): Promise<number> {
   const defaults = helperDefaults();
   const socketPath = values.socket ?? defaults.socket;
   const storeDir = values.store ?? defaults.store;
-  const level = process.env['LOG_LEVEL'];
-  const logger = stderrLogger(level === 'debug' || level === 'warn' || level === 'error' ? level : 'info');
+  // LOG_LEVEL, when set, overrides the level kept in the helper's settings (for a debugging run).
+  const envLevel = LEVELS.find((level) => level === process.env['LOG_LEVEL']);
+  const logger = stderrLogger(envLevel ?? 'info');
 
   // As a Windows service, connect to the SCM first: it must hear from us within 30 seconds.
   let stopRequested: ((reason: string) => void) | null = null;
@@ -94,6 +105,9 @@ async function runHelper(): Promise<number> {
       os: createOsConfigurator({ journalDir: journalDirOf(storeDir), logger }),
       openTun: (name, mtu, tunLogger) => openTun(name, mtu, { logger: tunLogger, watchInterface: true }),
       createBind: (bindLogger) => new UdpBind({ logger: bindLogger }),
+      applyLogLevel: (level) => {
+        if (envLevel === undefined) logger.setMinimum(level);
+      },
     });
   } catch (err) {
     logger.error(`cannot start: ${(err as Error).message}`);

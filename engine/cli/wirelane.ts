@@ -12,6 +12,7 @@
  *                  enable or disable the tunnel's kill switch (on by default for full tunnels)
  *   genkey         print a new private key (no helper needed)
  *   pubkey         read a private key on stdin, print its public key (no helper needed)
+ *   settings [log-level LEVEL]  print the helper's settings, or change one (debug, info, warn, error)
  *   check FILE     print FILE's problems and warnings, one per line with its line number; exit 1
  *                  when it has problems (errors), 0 otherwise; nothing for a clean file. Asked of
  *                  the helper when it answers (it also compares with the stored tunnels), else
@@ -30,7 +31,7 @@ import { keyFromBase64, keyToBase64 } from '../keys.js';
 import { HelperClient, HelperRequestError, HelperUnreachableError } from '../helper/client.js';
 import { helperDefaults } from '../helper/defaults.js';
 import { formatShow, formatState } from '../helper/show-format.js';
-import { TUNNEL_NAME_PATTERN, type ConfProblem } from '../helper/protocol.js';
+import { TUNNEL_NAME_PATTERN, logLevelSchema, type ConfProblem } from '../helper/protocol.js';
 import { createConfInspector, formatProblem } from '../helper/conf-info.js';
 import { parseConf } from '../conf/parse.js';
 
@@ -53,6 +54,8 @@ const USAGE = `usage: wirelane [--socket PATH] COMMAND
   genkey          print a new private key
   pubkey          print the public key of the private key read on stdin
   check FILE      print the problems and warnings of FILE, one per line
+  settings [log-level debug|info|warn|error]
+                  print the helper's settings, or change its log level
 `;
 
 /** A failure to report: its one-line message and exit status. */
@@ -242,6 +245,17 @@ async function runCommand(command: string, args: string[], io: CliIo, helper: ()
         blocks.push(formatShow(name, status, device, io.now()));
       }
       io.stdout(blocks.join('\n'));
+      return;
+    }
+    case 'settings': {
+      const [setting, value, ...rest] = args;
+      const level = logLevelSchema.safeParse(value);
+      if (setting !== undefined && (setting !== 'log-level' || !level.success || rest.length > 0)) {
+        throw new CliFailure('usage: wirelane settings [log-level debug|info|warn|error]', 2);
+      }
+      const client = await helper();
+      const { settings } = level.success ? await client.request('setSettings', { logLevel: level.data }) : await client.request('getSettings', {});
+      io.stdout(`log-level: ${settings.logLevel}\n`);
       return;
     }
     case 'set': {

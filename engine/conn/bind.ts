@@ -19,6 +19,13 @@ export interface Endpoint {
   readonly key: string;
   /** The IP address as 4 or 16 bytes (cookies bind it with the port; the handshake rate limit keys on it). */
   readonly addressBytes: Uint8Array;
+  /**
+   * Sticky source: the local address datagrams to this endpoint leave from, the one the peer
+   * wrote to when we heard from it there ("192.0.2.1", "2001:db8::1"); null lets routing choose.
+   */
+  readonly sourceAddress: string | null;
+  /** The same remote endpoint without a sticky source (itself when it has none); allocates at most once. */
+  withoutSource(): Endpoint;
 }
 
 /** A batch of received datagrams: `endpoints[i]` is the sender of datagram i. */

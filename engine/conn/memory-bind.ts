@@ -33,7 +33,8 @@ export function makeEndpoint(address: string, port: number): Endpoint {
   const family = isIPv4(address) ? 4 : 6;
   const addressBytes = ipAddressBytes(address);
   const key = family === 4 ? `${address}:${port}` : `[${address}]:${port}`;
-  return { family, address, port, key, addressBytes };
+  const endpoint: Endpoint = { family, address, port, key, addressBytes, sourceAddress: null, withoutSource: () => endpoint };
+  return endpoint;
 }
 
 export function parseEndpointText(text: string): Endpoint {

@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { ioAddon, SOURCE_RECORD_BYTES, type IoAddon, type IoStats, type UdpHandle } from '../native/addon.js';
 import type { Bind, DatagramBatch, Endpoint } from './bind.js';
-import { EndpointCache, parseEndpoint } from './endpoint.js';
+import { EndpointCache, parseEndpoint, UdpEndpoint } from './endpoint.js';
 
 /** Datagrams read per readiness event, at most. */
 export const DEFAULT_UDP_BATCH = 128;
@@ -99,7 +99,15 @@ export class UdpBind implements Bind {
 
   send(buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, endpoint: Endpoint): number {
     if (!this.handle || count <= 0) return 0;
-    return this.addon.udpSend(this.handle, buffer, offsets, lengths, count, endpoint.family, endpoint.addressBytes, endpoint.port);
+    // Sticky source: from the local address the peer wrote to, until the OS refuses it.
+    const source = endpoint instanceof UdpEndpoint && !endpoint.sourceRefused ? endpoint.sourceBytes : null;
+    if (source === null) return this.addon.udpSend(this.handle, buffer, offsets, lengths, count, endpoint.family, endpoint.addressBytes, endpoint.port);
+    const sent = this.addon.udpSend(this.handle, buffer, offsets, lengths, count, endpoint.family, endpoint.addressBytes, endpoint.port,
+      source, (endpoint as UdpEndpoint).sourceIfindex);
+    if (sent >= 0) return sent;
+    (endpoint as UdpEndpoint).sourceRefused = true;
+    this.logger.debug(`UDP: the source ${endpoint.sourceAddress} for ${endpoint.key} was refused; sending without it`);
+    return -sent - 1;
   }
 
   sendEach(buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, destinations: Uint8Array): number {

@@ -363,8 +363,9 @@ export class Device implements EngineDevice {
       this.drops.add('decryptFailed');
       return 0;
     }
-    // Authenticated: the peer is wherever this came from (whitepaper §2.1, "roaming").
-    if (peer.endpoint !== from && peer.endpoint?.key !== from.key) peer.endpoint = from;
+    // Authenticated: the peer is wherever this came from (whitepaper §2.1, "roaming"), and our
+    // replies leave from the local address it wrote to (the endpoint's sticky source).
+    if (peer.endpoint !== from) peer.endpoint = from;
     if (plain === 0) return 0; // keepalive
     const inner = offset + MESSAGE_TRANSPORT_HEADER_SIZE;
     const version = buffer[inner]! >>> 4;
@@ -486,6 +487,9 @@ export class Device implements EngineDevice {
       return;
     }
     const wallNow = this.clock.wallNow();
+    // A handshake retry, or a new one for lack of answers: our sticky source may be the trouble,
+    // so forget it until the peer is heard from again (as wireguard-go does).
+    if (session.takeSourceStale() && peer.endpoint !== null) peer.endpoint = peer.endpoint.withoutSource();
     // Bounded: at most every staged packet plus a handshake and a keepalive per poll.
     for (let n = 0; n < MAX_STAGED_PACKETS + 4; n++) {
       const datagram = session.poll(now, wallNow);
@@ -601,10 +605,12 @@ export class Device implements EngineDevice {
         return { errno: UAPI_EADDRINUSE, message: `listen_port=${request.listenPort}: ${(error as Error).message}` };
       }
       this.logger.info(`${this.name}: listening on UDP port ${this.bind.port()}`);
+      this.forgetSources();
     }
     if (request.fwmark !== undefined && request.fwmark !== this.fwmark) {
       this.fwmark = request.fwmark;
       this.bind.setMark(request.fwmark);
+      this.forgetSources();
     }
     const now = this.clock.now();
     if (request.privateKey !== undefined) this.setPrivateKey(request.privateKey, now);
@@ -612,6 +618,11 @@ export class Device implements EngineDevice {
     for (const change of request.peers) this.applyPeerChange(change, endpoints.get(change), now);
     this.afterBatch(now);
     return null;
+  }
+
+  /** New sockets or a new mark may route differently: every peer's sticky source goes (as in wireguard-go). */
+  private forgetSources(): void {
+    for (const peer of this.peers.values()) if (peer.endpoint !== null) peer.endpoint = peer.endpoint.withoutSource();
   }
 
   /** Checks what the UAPI parser cannot know; returns the parsed endpoints or the error. */

@@ -11,6 +11,7 @@ import {
   PROTOCOL_VERSION,
   type ConfProblem,
   type HelperEvent,
+  type HelperSettings,
   type RequestOf,
   type RequestType,
   type ResultOf,
@@ -96,6 +97,11 @@ export interface HandlerContext {
   broadcast(event: HelperEvent): void;
   /** Route claims and the kill switch; absent in tests that need neither. */
   guards?: TunnelGuards;
+  /** The helper's own settings: read, and changed (stored and applied) by setSettings. */
+  settings: {
+    get(): HelperSettings;
+    set(change: Partial<HelperSettings>): HelperSettings;
+  };
 }
 
 type Handlers = { [T in RequestType]: (request: RequestOf<T>, client: ClientConnection) => Promise<ResultOf<T>> | ResultOf<T> };
@@ -328,6 +334,10 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
       tunnelsChanged();
       return { tunnel: summaryOf(name) };
     },
+
+    getSettings: () => ({ settings: ctx.settings.get() }),
+
+    setSettings: ({ logLevel }) => ({ settings: ctx.settings.set(logLevel === undefined ? {} : { logLevel }) }),
 
     version: () => ({ helperVersion: ctx.helperVersion, protocolVersion: PROTOCOL_VERSION, platform: process.platform }),
   };

@@ -11,6 +11,7 @@ import { parseConf } from '../conf/parse.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { Device } from '../device/device.js';
 import type { Logger } from '../logger.js';
+import type { LogLevel } from './protocol.js';
 import { keyToBase64 } from '../keys.js';
 import type { OsConfigurator, UndoReport } from '../os/types.js';
 import type { TunDevice } from '../tun/tun.js';
@@ -43,6 +44,11 @@ export interface HelperOptions {
   storeFaults?: StoreFaults;
   /** Re-handshake on network changes (default true; tests with fakes turn it off). */
   watchNetwork?: boolean;
+  /**
+   * Applies the log level of the helper's settings to `logger`: called once at start with the
+   * stored level and again whenever setSettings changes it. Without it the level is stored only.
+   */
+  applyLogLevel?: (level: LogLevel) => void;
 }
 
 export interface RunningHelper {
@@ -65,6 +71,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
   requireTrustedDirectory(options.storeDir, 'the store');
   if (!isNamedPipe(options.socketPath)) requireTrustedDirectory(dirname(options.socketPath), 'the socket directory');
   const store = TunnelStore.open(options.storeDir, logger, options.storeFaults);
+  options.applyLogLevel?.(store.readPreferences().logLevel);
 
   const recovered = await options.os.recover();
   if (recovered.undone.length > 0) {
@@ -122,6 +129,18 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       helperVersion: HELPER_VERSION,
       guards,
       broadcast: (event) => server?.broadcast(event),
+      settings: {
+        get: () => store.readPreferences(),
+        set: (change) => {
+          const current = store.readPreferences();
+          const next = { ...current, ...change };
+          if (next.logLevel === current.logLevel) return current;
+          store.writePreferences(next);
+          options.applyLogLevel?.(next.logLevel);
+          logger.info(`settings changed: log level ${next.logLevel}`);
+          return next;
+        },
+      },
       generateKeypair: () => {
         const privateKey = crypto.generatePrivateKey();
         const publicKey = crypto.publicKey(privateKey);

@@ -172,6 +172,17 @@ export type ConfProblem = z.infer<typeof confProblemSchema>;
 export const logLevelSchema = z.enum(['debug', 'info', 'warn', 'error']);
 export type LogLevel = z.infer<typeof logLevelSchema>;
 
+/**
+ * Settings the helper keeps for everyone who uses it (in its store, `helper-preferences.json`),
+ * which the app's settings screen and `wirelane settings` read and change. Per-tunnel settings
+ * (the kill switch) are requests of their own.
+ */
+export const helperSettingsSchema = z.object({
+  /** The lowest level the helper writes to its log (stderr, the service's journal). */
+  logLevel: logLevelSchema,
+});
+export type HelperSettings = z.infer<typeof helperSettingsSchema>;
+
 export const logEntrySchema = z.object({
   /** Unix ms. */
   time: z.number(),
@@ -271,6 +282,10 @@ export const requestParamSchemas = {
    * tunnel that is on, the firewall follows at once.
    */
   setKillSwitch: z.object({ name: tunnelNameSchema, enabled: z.boolean() }),
+  /** The helper's own settings (helperSettingsSchema). */
+  getSettings: z.object({}),
+  /** Changes the given settings, keeps the others, stores them; replies with all of them. */
+  setSettings: helperSettingsSchema.partial(),
 } as const;
 
 export type RequestType = keyof typeof requestParamSchemas;
@@ -311,6 +326,8 @@ export const resultSchemas = {
    */
   validate: z.object({ problems: z.array(confProblemSchema), hasScripts: z.boolean(), fullTunnel: z.boolean(), warnings: warningsField }),
   setKillSwitch: z.object({ tunnel: tunnelSummarySchema }),
+  getSettings: z.object({ settings: helperSettingsSchema }),
+  setSettings: z.object({ settings: helperSettingsSchema }),
 } as const satisfies Record<RequestType, z.ZodType>;
 
 export type RequestParams<T extends RequestType> = z.infer<(typeof requestParamSchemas)[T]>;
@@ -341,6 +358,8 @@ export const requestSchema = z.discriminatedUnion('type', [
   requestSchemaOf('show'),
   requestSchemaOf('validate'),
   requestSchemaOf('setKillSwitch'),
+  requestSchemaOf('getSettings'),
+  requestSchemaOf('setSettings'),
 ]);
 export type Request = z.infer<typeof requestSchema>;
 /** The request of one type, e.g. RequestOf<'connect'> = {id, type: 'connect', name}. */

@@ -35,13 +35,20 @@ import {
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { TUNNEL_NAME_PATTERN } from './protocol.js';
+import { TUNNEL_NAME_PATTERN, helperSettingsSchema, type HelperSettings as HelperPreferences } from './protocol.js';
 import type { Logger } from '../logger.js';
 
 const CONF_SUFFIX = '.conf';
 const META_SUFFIX = '.json';
 const TEMP_MARKER = '.tmp-';
 export const SETTINGS_FILE = 'settings.json';
+/**
+ * The helper's own settings that users change (log level): not the administrator's
+ * settings.json. The name is longer than a tunnel name can be, so no tunnel's `<name>.json`
+ * can ever be this file.
+ */
+export const PREFERENCES_FILE = 'helper-preferences.json';
+const PREFERENCES_NAME = PREFERENCES_FILE.slice(0, -META_SUFFIX.length);
 
 /** Why a store operation was refused; the handlers turn it into a protocol error. */
 export type StoreRefusal = 'invalid_name' | 'not_found' | 'already_exists';
@@ -297,6 +304,42 @@ export class TunnelStore {
     }
   }
 
+  /**
+   * The helper's user-changeable settings (defaults when the file is missing; a file of the wrong
+   * shape is reported and read as the defaults, so a disk error cannot stop the helper).
+   */
+  readPreferences(): HelperPreferences {
+    const defaults: HelperPreferences = { logLevel: 'info' };
+    const path = join(this.dir, PREFERENCES_FILE);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return defaults;
+      this.logger.warn(`ignoring ${path}: ${(err as Error).message}`);
+      return defaults;
+    }
+    const parsed = helperSettingsSchema.partial().safeParse(safeJson(text));
+    if (!parsed.success) {
+      this.logger.warn(`ignoring ${path}: not the helper's settings`);
+      return defaults;
+    }
+    return { ...defaults, ...parsed.data };
+  }
+
+  /** Stores the helper's settings atomically (temp file, fsync, rename), as every store change. */
+  writePreferences(preferences: HelperPreferences): void {
+    const temp = this.writeTemp(PREFERENCES_NAME, `${JSON.stringify(helperSettingsSchema.parse(preferences), null, 2)}\n`, META_SUFFIX);
+    try {
+      this.faults.beforeCommit?.(temp);
+      renameSync(temp, join(this.dir, PREFERENCES_FILE));
+    } catch (err) {
+      this.removeQuietly(temp);
+      throw err;
+    }
+    this.syncDir();
+  }
+
   /** The path of a tunnel's file; refuses anything that is not a tunnel name before building it. */
   private pathOf(name: string): string {
     if (!isValidTunnelName(name)) {
@@ -349,5 +392,13 @@ export class TunnelStore {
   /** For tests and diagnostics: mode bits of the directory. */
   dirMode(): number {
     return statSync(this.dir).mode & 0o777;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

@@ -37,8 +37,12 @@ export interface IoStats {
 /** Called on the event loop with `count` packets in the slots, or with count 0 and an errno when the device failed. */
 export type BatchCallback = (count: number, errno: number) => void;
 
-/** Bytes of the `sources` record the UDP reader writes per datagram: [family][0][port BE][16 address bytes]. */
-export const SOURCE_RECORD_BYTES = 20;
+/**
+ * Bytes of the `sources` record the UDP reader writes per datagram: [family][1 if a local
+ * address follows][port BE][16 address bytes][16 bytes: the local address it was sent to]
+ * [interface index, u32 BE]. See src/udp_posix.c (sticky source).
+ */
+export const SOURCE_RECORD_BYTES = 40;
 
 /**
  * The addon's exports. Function properties rather than methods: the C functions never use `this`,
@@ -68,9 +72,14 @@ export interface IoAddon {
     udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array,
     slotSize: number, headroom: number, packetCapacity: number, sources: Uint8Array, onEvent: BatchCallback,
   ) => void;
+  /**
+   * Sends to one endpoint, from `source` (the local address, 4 or 16 bytes; empty: routing
+   * chooses) where the OS has sticky sources. Returns the datagrams sent, or -(sent + 1) when
+   * the OS refused the source and they went without it.
+   */
   udpSend: (
     udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number,
-    family: 4 | 6, address: Uint8Array, port: number,
+    family: 4 | 6, address: Uint8Array, port: number, source?: Uint8Array, sourceIfindex?: number,
   ) => number;
   /** Datagram i to the 20-byte record i of `destinations` (the `sources` layout); returns how many were sent. */
   udpSendEach: (udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, destinations: Uint8Array) => number;

@@ -108,6 +108,13 @@ export interface PeerSession {
   /** Starts a handshake at the next poll (an endpoint change or a wake from sleep calls for it). */
   requestHandshake(): void;
 
+  /**
+   * True once after a handshake retry or a new handshake started because nothing came back:
+   * the device should then forget the local source address its replies stick to, in case that
+   * address is the trouble (wireguard-go clears it in the same two timers).
+   */
+  takeSourceStale(): boolean;
+
   setPresharedKey(key: Uint8Array | null): void;
   setPersistentKeepalive(seconds: number, now: number): void;
   /** The TUN's MTU changed: padding is capped at it, as wireguard-go and the kernel do. */

@@ -119,6 +119,8 @@ export class NoisePeerSession implements PeerSession {
   private lastTimestamp: Uint8Array | null = null;
   private lastInitiationConsumption = -Infinity;
   private handshakeAttempts = 0;
+  /** Set by the two timers after which the device forgets the sticky source (takeSourceStale). */
+  private sourceStale = false;
   private sentLastMinuteHandshake = false;
   private needAnotherKeepalive = false;
 
@@ -349,6 +351,12 @@ export class NoisePeerSession implements PeerSession {
     if (!this.destroyed) this.requestInitiation(false, null);
   }
 
+  takeSourceStale(): boolean {
+    const stale = this.sourceStale;
+    this.sourceStale = false;
+    return stale;
+  }
+
   /** Handshake did not complete in REKEY_TIMEOUT: retry, or after MAX_TIMER_HANDSHAKES retries give up. */
   private expiredRetransmitHandshake(now: number): void {
     this.retransmitHandshakeAt = Infinity;
@@ -360,6 +368,7 @@ export class NoisePeerSession implements PeerSession {
       if (this.zeroKeyMaterialAt === Infinity) this.zeroKeyMaterialAt = now + REJECT_AFTER_TIME * 3;
     } else {
       this.handshakeAttempts++;
+      this.sourceStale = true; // our source address may be why no answer came
       this.requestInitiation(true, now);
     }
   }
@@ -377,6 +386,7 @@ export class NoisePeerSession implements PeerSession {
   /** We sent data and heard nothing for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT: start a new handshake. */
   private expiredNewHandshake(now: number): void {
     this.newHandshakeAt = Infinity;
+    this.sourceStale = true;
     this.requestInitiation(false, now);
   }
 

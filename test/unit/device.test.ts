@@ -106,7 +106,9 @@ test('preshared keys: equal keys connect, different keys do not', async () => {
   try {
     bad.b.device.applySet(setRequest({ peers: [peerChange(bad.a.publicKey, { presharedKey: crypto.generatePrivateKey() })] }));
     bad.a.tun.inject([ipv4Packet('10.0.0.1', '10.0.0.2', 'psk mismatch')]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The event: B answered, and A refused the response (the preshared key goes into its keys).
+    await eventually('A to refuse B\'s response', () => bad.a.device.dropCounts().badResponse >= 1);
+    await bad.network.settle();
     assert.equal(bad.b.tun.written.length, 0, 'nothing delivered when the preshared keys differ');
     assert.equal(bad.a.device.snapshot().peers[0]!.lastHandshakeTimeSec, 0);
   } finally {

@@ -125,6 +125,36 @@ for (const { name, crypto, skip } of backends()) {
     assert.ok(after >= 15_000 && after <= 15_000 + JITTER, `after ${after}`);
   });
 
+  test(`the sticky source goes stale on a handshake retry and on a new handshake for lack of answers, not on a first initiation or a rekey (${name})`, { skip }, () => {
+    // wireguard-go clears the endpoint's source in exactly these two timers (device/timers.go).
+    const retry = new Pair(c);
+    retry.cut.add('a');
+    retry.send(retry.a, data());
+    retry.advance(1);
+    assert.equal(retry.sent('a', INITIATION).length, 1);
+    assert.equal(retry.a.session.takeSourceStale(), false, 'the first initiation keeps the source');
+    retry.advance(REKEY_TIMEOUT + JITTER);
+    assert.equal(retry.sent('a', INITIATION).length, 2);
+    assert.equal(retry.a.session.takeSourceStale(), true, 'a retry clears it');
+    assert.equal(retry.a.session.takeSourceStale(), false, 'once');
+
+    const rekey = new Pair(c);
+    rekey.connect();
+    rekey.advance(121_000);
+    const before = rekey.wire.length;
+    rekey.send(rekey.a, data());
+    assert.equal(rekey.sent('a', INITIATION, before).length, 1, 'a rekeyed');
+    assert.equal(rekey.a.session.takeSourceStale(), false, 'a rekey keeps the source');
+
+    const silent = new Pair(c);
+    silent.connect();
+    silent.advance(30_000);
+    silent.cut.add('b');
+    silent.send(silent.a, data());
+    silent.advance(15_000 + JITTER);
+    assert.equal(silent.a.session.takeSourceStale(), true, 'no answer to data clears it');
+  });
+
   test(`persistent keepalive every interval, and at once when turned on (${name})`, { skip }, () => {
     const p = new Pair(c, { persistentKeepalive: [25, 0] });
     p.pump();

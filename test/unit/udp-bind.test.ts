@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DatagramBatch, Endpoint } from '../../engine/conn/bind.js';
-import { parseEndpoint } from '../../engine/conn/endpoint.js';
+import { EndpointCache, parseEndpoint } from '../../engine/conn/endpoint.js';
 import { UdpBind } from '../../engine/conn/udp-bind.js';
 
 interface Received { payload: string; endpoint: Endpoint; offset: number }
@@ -32,7 +32,10 @@ function collector(bind: UdpBind) {
     batchSizes,
     async until(count: number, timeoutMs = 3000): Promise<Received[]> {
       const deadline = Date.now() + timeoutMs;
-      while (received.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      while (received.length < count) {
+        if (Date.now() > deadline) throw new Error(`received ${received.length} of ${count} datagrams within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
       return received;
     },
   };
@@ -239,7 +242,7 @@ test('datagrams larger than a slot are dropped and counted', async () => {
     sender.send(big.buffer, big.offsets, big.lengths, 1, to);
     sender.send(fits.buffer, fits.offsets, fits.lengths, 1, to);
     const got = await inSmall.until(1);
-    await new Promise((r) => setTimeout(r, 50));
+    // The big one was sent first: by the time the small one is in, the big one was counted.
     assert.deepEqual(got.map((r) => r.payload), fits.texts);
     assert.equal(small.stats()!.oversized, 1);
   } finally {
@@ -264,6 +267,44 @@ test('setMark puts SO_MARK on both sockets, before and after open', { skip: proc
   } finally {
     bind.close();
   }
+});
+
+test('sender records with a local address: one endpoint per sender and local address, each with its sticky source and a sourceless twin', () => {
+  const cache = new EndpointCache();
+  const record = (remote: number[], port: number, local: number[] | null, ifindex = 0) => {
+    const r = new Uint8Array(40);
+    r[0] = remote.length === 4 ? 4 : 6;
+    r[2] = port >> 8;
+    r[3] = port & 0xff;
+    r.set(remote, 4);
+    if (local !== null) {
+      r[1] = 1;
+      r.set(local, 20);
+      r[39] = ifindex;
+    }
+    return r;
+  };
+  const a = cache.fromRecord(record([192, 0, 2, 2], 51820, [192, 0, 2, 11], 3), 0);
+  const again = cache.fromRecord(record([192, 0, 2, 2], 51820, [192, 0, 2, 11], 3), 0);
+  const otherLocal = cache.fromRecord(record([192, 0, 2, 2], 51820, [192, 0, 2, 1], 3), 0);
+  const none = cache.fromRecord(record([192, 0, 2, 2], 51820, null), 0);
+  assert.equal(a, again, 'the same sender to the same local address is one object');
+  assert.equal(cache.fromRecord(record([192, 0, 2, 2], 51820, [192, 0, 2, 11], 3), 0), a, 'also after others');
+  assert.notEqual(a, otherLocal);
+  assert.equal(a.key, '192.0.2.2:51820');
+  assert.equal(otherLocal.key, a.key, 'wg shows the same endpoint');
+  assert.equal(a.sourceAddress, '192.0.2.11');
+  assert.equal(a.sourceIfindex, 3);
+  assert.equal(otherLocal.sourceAddress, '192.0.2.1');
+  assert.equal(none.sourceAddress, null);
+  const twin = a.withoutSource();
+  assert.equal(twin.sourceAddress, null);
+  assert.equal(twin.key, a.key);
+  assert.equal(a.withoutSource(), twin, 'made once');
+  assert.equal(twin.withoutSource(), twin);
+  const v6 = cache.fromRecord(record([0xfd, 0, 0, 3, ...Array<number>(11).fill(0), 2], 51820, [0xfd, 0, 0, 3, ...Array<number>(11).fill(0), 0x11]), 0);
+  assert.equal(v6.key, '[fd00:3::2]:51820');
+  assert.equal(v6.sourceAddress, 'fd00:3::11');
 });
 
 test('endpoints parse from wg text and print as wg prints them', () => {

@@ -4,9 +4,18 @@
  *
  * Receive: when a socket is readable we take up to one batch of datagrams with a single
  * recvmmsg (Linux; a recvmsg loop elsewhere) straight into the JS slot buffer, and write each
- * sender into a 20-byte record of `sources`: [family 4|6][0][port, big-endian][address, 16
- * bytes, IPv4 in the first 4]. Datagrams that do not fit a slot (MSG_TRUNC) are dropped and
- * counted; the kept ones are described by offsets/lengths, so nothing is copied.
+ * sender into a 40-byte record of `sources`: [family 4|6][1 if a local address follows][port,
+ * big-endian][address, 16 bytes, IPv4 in the first 4][local address it was sent to, 16 bytes]
+ * [interface index, big-endian u32]. Datagrams that do not fit a slot (MSG_TRUNC) are dropped
+ * and counted; the kept ones are described by offsets/lengths, so nothing is copied.
+ *
+ * Sticky source (Linux, as wireguard-go and the kernel's WireGuard): IP_PKTINFO and
+ * IPV6_RECVPKTINFO tell which of our addresses each datagram was sent to; replies to that
+ * endpoint name it as their source (IP_PKTINFO / IPV6_PKTINFO on send), so a host with several
+ * addresses answers from the one the peer wrote to, not whichever the routing table picks,
+ * which a peer behind NAT or a firewall would drop. If the kernel refuses the source (the
+ * address is gone: IPv4 says ENETUNREACH, IPv6 EINVAL; EADDRNOTAVAIL too), the datagrams go
+ * again without it and the caller is told (udpSend's result), so it stops asking for it.
  *
  * Send: all datagrams of one call go to one endpoint, with sendmmsg on Linux, runs of equal-size
  * datagrams as one UDP GSO message each (see send_datagrams).
@@ -34,7 +43,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define SOURCE_RECORD 20
+#define SOURCE_RECORD 40
 /* wireguard-go asks for 7 MiB socket buffers; throughput suffers badly with the defaults. */
 #define SOCKET_BUFFER_BYTES (7 << 20)
 #define SEND_CHUNK 64
@@ -192,6 +201,11 @@ static int open_socket(int family, uint16_t *port, uint32_t mark) {
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
     goto fail;
   if (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) goto fail;
+#ifdef __linux__
+  /* Sticky source: learn the local address of each datagram (best effort; without it, none). */
+  if (family == 4) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+  else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+#endif
   set_buffer_sizes(fd);
   if (mark != 0 && (err = apply_mark(fd, mark)) < 0) {
     close(fd);
@@ -258,8 +272,23 @@ static int open_pair(udp_bind *bind, uint16_t requested, int *failed_family) {
   return -EADDRINUSE;
 }
 
-static void write_source(uint8_t *record, const struct sockaddr_storage *address) {
+/* The local end of a received datagram (IP_PKTINFO / IPV6_PKTINFO); family 0 when unknown. */
+typedef struct local_source {
+  uint8_t family;
+  uint8_t address[16];
+  uint32_t ifindex;
+} local_source;
+
+static void write_source(uint8_t *record, const struct sockaddr_storage *address, const local_source *local) {
   memset(record, 0, SOURCE_RECORD);
+  if (local->family != 0) {
+    record[1] = 1;
+    memcpy(record + 20, local->address, 16);
+    record[36] = (uint8_t)(local->ifindex >> 24);
+    record[37] = (uint8_t)(local->ifindex >> 16);
+    record[38] = (uint8_t)(local->ifindex >> 8);
+    record[39] = (uint8_t)local->ifindex;
+  }
   if (address->ss_family == AF_INET) {
     const struct sockaddr_in *v4 = (const struct sockaddr_in *)address;
     record[0] = 4;
@@ -276,9 +305,10 @@ static void write_source(uint8_t *record, const struct sockaddr_storage *address
 /*
  * Receives up to one batch from `sock`. Returns how many messages were received (kept or not);
  * received[i] is message i's length (-1: truncated), segment[i] its UDP_GRO datagram size (0:
- * one datagram), base[i] where it starts in the buffer.
+ * one datagram), base[i] where it starts in the buffer, locals[i] the address it was sent to.
  */
-static int receive_batch(udp_bind *bind, udp_socket *sock, int *received, int *segment, size_t *base) {
+static int receive_batch(udp_bind *bind, udp_socket *sock, int *received, int *segment, size_t *base,
+                         local_source *locals) {
   io_batch *b = &bind->batch;
   uint32_t messages = b->capacity;
   size_t room = b->packet_capacity + b->tailroom;
@@ -300,6 +330,7 @@ static int receive_batch(udp_bind *bind, udp_socket *sock, int *received, int *s
     bind->iovecs[i].iov_base = b->data + base[i];
     bind->iovecs[i].iov_len = room;
     segment[i] = 0;
+    locals[i].family = 0;
   }
 #ifdef __linux__
   for (uint32_t i = 0; i < messages; i++) {
@@ -323,6 +354,21 @@ static int receive_batch(udp_bind *bind, udp_socket *sock, int *received, int *s
         int size;
         memcpy(&size, CMSG_DATA(cm), sizeof size);
         segment[i] = size > 0 ? size : 0;
+      } else if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
+                 cm->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+        struct in_pktinfo info;
+        memcpy(&info, CMSG_DATA(cm), sizeof info);
+        memset(locals[i].address, 0, 16);
+        memcpy(locals[i].address, &info.ipi_spec_dst, 4);
+        locals[i].ifindex = (uint32_t)info.ipi_ifindex;
+        locals[i].family = 4;
+      } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO &&
+                 cm->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+        struct in6_pktinfo info;
+        memcpy(&info, CMSG_DATA(cm), sizeof info);
+        memcpy(locals[i].address, &info.ipi6_addr, 16);
+        locals[i].ifindex = info.ipi6_ifindex;
+        locals[i].family = 6;
       }
     }
   }
@@ -350,6 +396,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   io_batch *b = &bind->batch;
   int received[1024], segment[1024];
   size_t base[1024];
+  local_source locals[1024];
   uint32_t kept = 0;
   int n;
   napi_handle_scope scope;
@@ -362,7 +409,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if (uv_poll_start(&sock->poll, UV_READABLE, on_readable) != 0) sock->polling = 0;
     return;
   }
-  n = receive_batch(bind, sock, received, segment, base);
+  n = receive_batch(bind, sock, received, segment, base, locals);
   for (int i = 0; i < n; i++) {
     size_t length, size, at;
     if (received[i] < 0) {
@@ -381,7 +428,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
         /* The datagrams stay where the kernel put them; offsets say where, in order. */
         b->offsets[kept] = (int32_t)(base[i] + at);
         b->lengths[kept] = (int32_t)one;
-        write_source(b->sources + (size_t)kept * SOURCE_RECORD, &bind->addresses[i]);
+        write_source(b->sources + (size_t)kept * SOURCE_RECORD, &bind->addresses[i], &locals[i]);
         kept++;
       }
       if (size == 0) break;
@@ -536,7 +583,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   }
   if (batch.entries > 1024 || sources_len < (size_t)batch.entries * SOURCE_RECORD) {
     io_batch_release(env, &batch);
-    napi_throw_range_error(env, NULL, "udpStart: at most 1024 slots, and 20 bytes of sources per slot");
+    napi_throw_range_error(env, NULL, "udpStart: at most 1024 slots, and 40 bytes of sources per slot");
     return NULL;
   }
   if (io_callback_init(env, &cb, args[8], "wirelane:udp") != 0) {
@@ -594,16 +641,21 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
  */
 static uint32_t send_datagrams(udp_bind *bind, udp_socket *sock, const struct sockaddr_storage *to,
                                socklen_t to_len, uint8_t *data, size_t data_len, const int32_t *offsets,
-                               const int32_t *lengths, uint32_t count) {
+                               const int32_t *lengths, uint32_t count, const local_source *source,
+                               int *source_refused) {
   struct iovec iov[SEND_CHUNK];
   uint32_t sent = 0;
 #ifdef __linux__
   struct mmsghdr messages[SEND_CHUNK];
   uint32_t per_message[SEND_CHUNK]; /* datagrams in each message */
   union {
-    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    char buf[CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
     struct cmsghdr align;
   } control[SEND_CHUNK];
+  int with_source = source != NULL && source->family != 0;
+#else
+  (void)source;
+  (void)source_refused;
 #endif
   for (uint32_t start = 0; start < count;) {
     uint32_t chunk = 0;
@@ -640,15 +692,43 @@ static uint32_t send_datagrams(udp_bind *bind, udp_socket *sock, const struct so
       h->msg_namelen = to_len;
       h->msg_iov = &iov[i];
       h->msg_iovlen = n;
-      if (n > 1) {
+      if (n > 1 || with_source) {
         struct cmsghdr *cm;
+        size_t used = 0;
+        memset(control[message_count].buf, 0, sizeof control[message_count].buf);
         h->msg_control = control[message_count].buf;
         h->msg_controllen = sizeof control[message_count].buf;
         cm = CMSG_FIRSTHDR(h);
-        cm->cmsg_level = SOL_UDP;
-        cm->cmsg_type = UDP_SEGMENT;
-        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-        *(uint16_t *)(void *)CMSG_DATA(cm) = (uint16_t)segment;
+        if (n > 1) {
+          cm->cmsg_level = SOL_UDP;
+          cm->cmsg_type = UDP_SEGMENT;
+          cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+          *(uint16_t *)(void *)CMSG_DATA(cm) = (uint16_t)segment;
+          used += CMSG_SPACE(sizeof(uint16_t));
+          cm = (struct cmsghdr *)(void *)(control[message_count].buf + used);
+        }
+        if (with_source && sock->family == 4) {
+          struct in_pktinfo info;
+          memset(&info, 0, sizeof info);
+          memcpy(&info.ipi_spec_dst, source->address, 4); /* the source; routing picks the interface */
+          cm->cmsg_level = IPPROTO_IP;
+          cm->cmsg_type = IP_PKTINFO;
+          cm->cmsg_len = CMSG_LEN(sizeof info);
+          memcpy(CMSG_DATA(cm), &info, sizeof info);
+          used += CMSG_SPACE(sizeof info);
+        } else if (with_source) {
+          struct in6_pktinfo info;
+          memset(&info, 0, sizeof info);
+          memcpy(&info.ipi6_addr, source->address, 16);
+          /* A link-local source is only meaningful on its own interface. */
+          if (source->address[0] == 0xfe && (source->address[1] & 0xc0) == 0x80) info.ipi6_ifindex = source->ifindex;
+          cm->cmsg_level = IPPROTO_IPV6;
+          cm->cmsg_type = IPV6_PKTINFO;
+          cm->cmsg_len = CMSG_LEN(sizeof info);
+          memcpy(CMSG_DATA(cm), &info, sizeof info);
+          used += CMSG_SPACE(sizeof info);
+        }
+        h->msg_controllen = used;
       }
       per_message[message_count++] = n;
       i += n;
@@ -669,6 +749,12 @@ static uint32_t send_datagrams(udp_bind *bind, udp_socket *sock, const struct so
         /* The socket buffer is full: never block, drop the rest. */
         bind->stats.write_dropped += (chunk - first) + (count - start);
         return sent;
+      }
+      if (with_source && (errno == EINVAL || errno == EADDRNOTAVAIL || errno == ENETUNREACH)) {
+        /* The sticky source is no longer ours (or not routable): send without it, as the kernel does. */
+        with_source = 0;
+        *source_refused = 1;
+        goto regroup;
       }
       if (per_message[done] > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
         /* The run could not go as one GSO message: stop grouping (this size, or at all). */
@@ -702,9 +788,16 @@ static uint32_t send_datagrams(udp_bind *bind, udp_socket *sock, const struct so
   return sent;
 }
 
-/* udpSend(handle, buffer, offsets, lengths, count, family, addressBytes, port) -> datagrams sent. */
+/*
+ * udpSend(handle, buffer, offsets, lengths, count, family, addressBytes, port[, sourceBytes,
+ * sourceIfindex]) -> datagrams sent, or -(sent + 1) when the source was refused and they went
+ * without it. sourceBytes is the local address (4 or 16 bytes, the family's) or empty for none.
+ */
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  napi_value args[8];
+  napi_value args[10];
+  size_t argc = 10;
+  local_source source;
+  int source_refused = 0;
   udp_bind *bind;
   uint8_t *data, *address_bytes;
   size_t data_len, offsets_count, lengths_count, address_len;
@@ -713,7 +806,25 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   struct sockaddr_storage to;
   socklen_t to_len;
   udp_socket *sock;
-  if (!io_args(env, info, 8, args, NULL) || (bind = unwrap_open(env, args[0])) == NULL) return NULL;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < 8) {
+    napi_throw_type_error(env, NULL, "wirelane_io: missing arguments");
+    return NULL;
+  }
+  if ((bind = unwrap_open(env, args[0])) == NULL) return NULL;
+  memset(&source, 0, sizeof source);
+  if (argc >= 10) {
+    uint8_t *source_bytes;
+    size_t source_len;
+    uint32_t ifindex;
+    if (io_get_bytes(env, args[8], &source_bytes, &source_len) != 0 || !io_get_u32(env, args[9], &ifindex)) return NULL;
+    if (source_len == 4 || source_len == 16) {
+      source.family = source_len == 4 ? 4 : 6;
+      memcpy(source.address, source_bytes, source_len);
+      source.ifindex = ifindex;
+    } else {
+      IO_CHECK_ARG(env, source_len == 0, "udpSend: the source must be 4 or 16 bytes, or empty");
+    }
+  }
   if (io_get_bytes(env, args[1], &data, &data_len) != 0 ||
       io_get_int32s(env, args[2], &offsets, &offsets_count) != 0 ||
       io_get_int32s(env, args[3], &lengths, &lengths_count) != 0 || !io_get_u32(env, args[4], &count) ||
@@ -744,8 +855,9 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     return io_number(env, 0);
   }
 
-  sent = send_datagrams(bind, sock, &to, to_len, data, data_len, offsets, lengths, count);
-  return io_number(env, sent);
+  IO_CHECK_ARG(env, source.family == 0 || source.family == family, "udpSend: the source must be of the destination's family");
+  sent = send_datagrams(bind, sock, &to, to_len, data, data_len, offsets, lengths, count, &source, &source_refused);
+  return io_number(env, source_refused ? -(double)sent - 1 : sent);
 }
 
 /*

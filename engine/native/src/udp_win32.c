@@ -57,7 +57,7 @@
 #define WSA_FLAG_NO_HANDLE_INHERIT 0x80
 #endif
 
-#define SOURCE_RECORD 20
+#define SOURCE_RECORD 40 /* the POSIX layout; no local address here (no sticky source on Windows) */
 /* wireguard-go asks for 7 MiB socket buffers; throughput suffers badly with the defaults. */
 #define SOCKET_BUFFER_BYTES (7 << 20)
 #define PORT_ATTEMPTS 100
@@ -484,7 +484,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (batch.capacity > 1024 || sources_len < (size_t)batch.capacity * SOURCE_RECORD ||
       (uint64_t)batch.packet_capacity + batch.tailroom > INT32_MAX) {
     io_batch_release(env, &batch);
-    napi_throw_range_error(env, NULL, "udpStart: at most 1024 slots, and 20 bytes of sources per slot");
+    napi_throw_range_error(env, NULL, "udpStart: at most 1024 slots, and 40 bytes of sources per slot");
     return NULL;
   }
   if (io_callback_init(env, &cb, args[8], "wirelane:udp") != 0) {
