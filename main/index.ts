@@ -13,7 +13,7 @@ import { createAppCore } from './app-core.js';
 import { consoleLogger as logger } from './console-logger.js';
 import { appBundleOf, installCommand, installWasCancelled } from './helper-install-darwin.js';
 import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
-import { readImportFiles } from './import-bundle.js';
+import { readImportFiles } from '../engine/conf/import-bundle.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { channelOf, type PickedFile, type PushName, type PushPayload } from './ipc-schema.js';
 import { notificationsFor } from './notifications.js';
