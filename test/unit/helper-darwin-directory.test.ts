@@ -8,7 +8,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -129,9 +129,7 @@ test('no wirelane group: nobody but root and the helper user, and the socket sta
   assert.equal(refused.allowed, false);
   assert.match(refused.reason, /there is no group 'wirelane'/);
 
-  const dir = tempDir();
-  const path = join(dir, 'helper.sock');
-  writeFileSync(path, '');
+  const path = await boundSocket();
   chmodSync(path, 0o666);
   assert.deepEqual(await restrictSocket(path, logger, undefined, directory), { mode: 0o600, gid: null });
   assert.equal(statSync(path).mode & 0o777, 0o600);
@@ -144,9 +142,7 @@ test('the directory service cannot be asked: the peer is refused and the socket 
   assert.equal(refused.allowed, false);
   assert.match(refused.reason, /cannot ask the directory service whether it is in group 'wirelane' \(\/usr\/sbin\/dsmemberutil did not answer within 1500 ms\)/);
 
-  const dir = tempDir();
-  const path = join(dir, 'helper.sock');
-  writeFileSync(path, '');
+  const path = await boundSocket();
   chmodSync(path, 0o666);
   assert.deepEqual(await restrictSocket(path, logger, undefined, directory), { mode: 0o600, gid: null });
   assert.equal(statSync(path).mode & 0o777, 0o600);
@@ -170,12 +166,19 @@ test('runCommand runs the program itself: exit status and output come back; a ha
 
 test('the socket gets the group id dscl reports', { skip: process.getuid?.() !== 0 && 'chown to another group needs root' }, async () => {
   const { directory } = fakeDirectory({ gid: 4242 });
-  const dir = tempDir();
-  const path = join(dir, 'helper.sock');
-  writeFileSync(path, '');
+  const path = await boundSocket();
   assert.deepEqual(await restrictSocket(path, capturingLogger(), undefined, directory), { mode: 0o660, gid: 4242 });
   assert.equal(statSync(path).gid, 4242);
   assert.equal(statSync(path).mode & 0o777, 0o660);
+});
+
+test('restrictSocket changes nothing that is not the helper\'s own socket: a regular file in its place is refused, its mode kept', async () => {
+  const { directory } = fakeDirectory({ gid: 4242 });
+  const path = join(tempDir(), 'helper.sock');
+  writeFileSync(path, '');
+  chmodSync(path, 0o644);
+  await assert.rejects(restrictSocket(path, capturingLogger(), undefined, directory), /is no longer the helper's socket; refusing to change its permissions/);
+  assert.equal(statSync(path).mode & 0o777, 0o644);
 });
 
 test('the control server waits for the directory: a member\'s first request is answered, a stranger gets forbidden', async () => {
@@ -230,9 +233,27 @@ function listOnce(socketPath: string): Promise<unknown> {
 }
 
 const dirs: string[] = [];
-after(() => {
+const servers: Server[] = [];
+after(async () => {
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * A Unix socket bound by this process in a fresh directory, as the helper's is when restrictSocket
+ * runs: restrictSocket changes permissions only on a socket its own uid owns (a regular file or
+ * another user's socket there is refused), so the stand-in has to be a real one.
+ */
+async function boundSocket(): Promise<string> {
+  const path = join(tempDir(), 'helper.sock');
+  const server = createServer();
+  servers.push(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, resolve);
+  });
+  return path;
+}
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'wirelane-darwin-directory-'));

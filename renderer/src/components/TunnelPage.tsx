@@ -22,13 +22,18 @@ export interface TunnelPageProps {
   onDeleted: () => void;
 }
 
-export function stateLabel(tunnel: TunnelSummary): string {
+/** The state in words; with `now`, a reconnecting tunnel says for how long it has not answered. */
+export function stateLabel(tunnel: TunnelSummary, now?: number): string {
   const state = tunnel.status.status;
   switch (state.state) {
     case 'connected':
       return 'Connected';
     case 'connecting':
       return 'Connecting…';
+    case 'reconnecting':
+      return now === undefined
+        ? 'Reconnecting…'
+        : `Reconnecting — not answering for ${Math.max(0, Math.round((now - state.unansweredSince) / 1000))} s`;
     case 'failed':
       return 'Failed';
     case 'disconnected':
@@ -44,7 +49,7 @@ export function TunnelPage({ tunnel, rates, wirelane, now, onEdit, onRename, onD
   const [showLog, setShowLog] = useState(false);
   const status = tunnel.status;
   const state = status.status.state;
-  const on = state === 'connected' || state === 'connecting';
+  const on = state === 'connected' || state === 'connecting' || state === 'reconnecting';
 
   // Re-read the configuration when the tunnel's identity or endpoints change.
   const endpointsKey = tunnel.endpoints.join(',');
@@ -91,7 +96,7 @@ export function TunnelPage({ tunnel, rates, wirelane, now, onEdit, onRename, onD
       <header className="tunnel-header">
         <h2 id="tunnel-title">{tunnel.name}</h2>
         <span className={`state-badge state-${state}`} data-testid="tunnel-state">
-          {stateLabel(tunnel)}
+          {stateLabel(tunnel, now)}
         </span>
         <button
           type="button"
