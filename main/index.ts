@@ -19,7 +19,7 @@ import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js'
 import { autostartFolder, launchCommand, startsHidden } from './launch-at-login.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { channelOf, type PickedFile, type PushName, type PushPayload } from './ipc-schema.js';
-import { NotificationGate, notificationsFor } from './notifications.js';
+import { helperNotificationFor, NotificationGate, notificationsFor } from './notifications.js';
 import type { DesktopServices } from './relay.js';
 import { createTrayActions } from './tray-actions.js';
 import { trayModel, trayStatesChanged, type TrayAction, type TrayItem } from './tray-model.js';
@@ -104,9 +104,13 @@ async function start(): Promise<void> {
   const notifications = new NotificationGate((note) => {
     if (Notification.isSupported()) new Notification({ title: note.title, body: note.body }).show();
   });
+  let lastHelper = view.snapshot().helper;
   view.onChange((change) => {
     if (change.kind === 'snapshot') {
       renderTray();
+      const note = helperNotificationFor(lastHelper, change.snapshot.helper);
+      lastHelper = change.snapshot.helper;
+      if (note) notifications.offer(note);
       return;
     }
     if (trayStatesChanged(change.previous, change.next)) renderTray();

@@ -3,7 +3,7 @@
  * notifications) is tested under Node; main/index.ts hands in Electron's dialogs and window.
  */
 import type { AppSettingsPort } from './app-settings.js';
-import { readImportFiles } from './import-bundle.js';
+import { readImportFiles } from '../engine/conf/import-bundle.js';
 import type { IpcHandlers, PickedFile } from './ipc-schema.js';
 import { connectFailureNotification, type NotificationGate } from './notifications.js';
 import type { TrayAction } from './tray-model.js';

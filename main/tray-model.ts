@@ -112,7 +112,8 @@ export function trayModel(input: TrayInput): TrayModel {
   const problem = helperLine(input.helper);
   const parts: string[] = [];
   if (connected.length > 0) parts.push(`connected to ${connected.join(', ')}`);
-  if (reconnecting.length > 0) parts.push(`reconnecting ${reconnecting.join(', ')}`);
+  // A tunnel whose server stopped answering is not "connected", whatever the others do.
+  if (reconnecting.length > 0) parts.push(`${reconnecting.join(', ')} not answering, reconnecting`);
   if (parts.length === 0 && icon === 'connecting') parts.push('connecting');
   if (parts.length === 0 && icon === 'failed') parts.push(`${named('failed').join(', ')} failed`);
   const tooltip = problem ? `Wirelane: ${problem.replace(/…$/, '')}` : `Wirelane: ${parts.length > 0 ? parts.join('; ') : 'disconnected'}`;

@@ -62,7 +62,7 @@ test('many tunnels: one toggle each in order; the icon shows a reconnecting tunn
   const tunnels = states.map((s, i) => tunnel(`t${i}`, s));
   const model = trayModel({ helper: running, tunnels, launchAtLogin: false, platform: 'linux' });
   assert.equal(model.icon, 'reconnecting');
-  assert.equal(model.tooltip, 'Wirelane: connected to t2; reconnecting t3');
+  assert.equal(model.tooltip, 'Wirelane: connected to t2; t3 not answering, reconnecting');
   const withoutReconnecting = trayModel({ helper: running, tunnels: tunnels.filter((t) => t.name !== 't3'), launchAtLogin: false, platform: 'linux' });
   assert.equal(withoutReconnecting.icon, 'connected');
   assert.equal(withoutReconnecting.tooltip, 'Wirelane: connected to t2');

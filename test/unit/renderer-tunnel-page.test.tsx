@@ -3,9 +3,7 @@ import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-libra
 import type { TunnelSummary } from '../../engine/helper/protocol.js';
 import type { WirelaneApi } from '../../main/ipc-schema.js';
 
-// uPlot draws on a canvas, which happy-dom lacks; the graph is looked at in the e2e screenshots.
-vi.mock('uplot', () => ({ default: class { setData() {} setSize() {} destroy() {} } }));
-const { TunnelPage } = await import('../../renderer/src/components/TunnelPage.js');
+import { TunnelPage } from '../../renderer/src/components/TunnelPage.js';
 
 afterEach(cleanup);
 
@@ -56,6 +54,16 @@ describe('TunnelPage', () => {
     expect(screen.getByText('every 25 s')).toBeTruthy();
     expect(screen.getByText('10.0.0.53')).toBeTruthy();
     expect(screen.getByRole('switch', { name: 'Disconnect office' }).getAttribute('aria-checked')).toBe('true');
+  });
+
+  it('a tunnel whose server stopped answering says Reconnecting and for how long, still switched on; connecting is not Connected', () => {
+    page(tunnel({}, { state: 'reconnecting', since: NOW - 600_000, unansweredSince: NOW - 17_000 }));
+    expect(screen.getByTestId('tunnel-state').textContent).toBe('Reconnecting — not answering for 17 s');
+    expect(screen.getByTestId('tunnel-state').className).toContain('state-reconnecting');
+    expect(screen.getByRole('switch', { name: 'Disconnect office' }).getAttribute('aria-checked')).toBe('true');
+    cleanup();
+    page(tunnel({}, { state: 'connecting', since: NOW - 30_000 }));
+    expect(screen.getByTestId('tunnel-state').textContent).toBe('Connecting…');
   });
 
   it('a tunnel that never handshook says Never; a failed one shows the reason', () => {
