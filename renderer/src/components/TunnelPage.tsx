@@ -2,9 +2,8 @@
  * One tunnel: state and toggle, interface and peers, latest handshake, traffic with its live
  * graph, warnings, and the actions (edit, rename, export, delete, log).
  */
+import type { TunnelSummary, WirelaneApi } from '../contract.js';
 import { useEffect, useState } from 'react';
-import type { TunnelSummary } from '../../../engine/helper/protocol.js';
-import type { WirelaneApi } from '../../../main/ipc-schema.js';
 import { errorText } from '../api.js';
 import { readConfForDisplay, type ConfView } from '../conf-view.js';
 import { formatBytes, formatRate, handshakeAge } from '../format.js';
@@ -188,7 +187,7 @@ export function TunnelPage({ tunnel, rates, wirelane, now, onEdit, onRename, onD
           </>
         )}
       </dl>
-      <ThroughputGraph samples={rates} label={`Throughput of ${tunnel.name}`} />
+      <ThroughputGraph samples={rates} now={now} label={`Throughput of ${tunnel.name}`} />
 
       <h3>Peers</h3>
       {conf === null ? (
