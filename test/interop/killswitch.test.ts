@@ -210,7 +210,7 @@ test('without a tunnel the outside host answers in clear (the capture sees it)',
   assert.ok(counted.clear4 >= 3 && counted.clear6 >= 3, `counted ${JSON.stringify(counted)}`);
 });
 
-test('a v4-only full tunnel whose server never answers: kill switch on by default, 0 packets in clear, IPv6 included', { skip: skip ?? false, timeout: 90_000 }, () => {
+test('a v4-only full tunnel whose server never answers: kill switch on by default, 0 packets in clear, IPv6 included', { skip: skip ?? false, timeout: 90_000 }, async () => {
   // A wrong server key: wireguard-go drops every initiation, so the tunnel never gets further than connecting.
   const wrongKey = run('wg', ['pubkey'], { input: run('wg', ['genkey']) }).trim();
   const rulesetBefore = clientRuleset();
@@ -225,7 +225,10 @@ test('a v4-only full tunnel whose server never answers: kill switch on by defaul
     const counted = arrived();
     assert.equal(counted.clear4, 0, 'IPv4 packets to the outside host in clear');
     assert.equal(counted.clear6, 0, 'IPv6 packets to the outside host in clear');
-    assert.ok(counted.wireguard > 0, 'the handshake initiations to the endpoint must still leave');
+    // The helper initiates at connect and retries every 5 s (REKEY_TIMEOUT, plus jitter): the
+    // kill switch must let those retries out to the endpoint.
+    await waitFor('a handshake retry to reach the server', () => arrived().wireguard > 0, 15_000, 250);
+    assert.equal(arrived().clear4 + arrived().clear6, 0);
   } finally {
     const down = wirelane('down', 'ksdead');
     assert.equal(down.status, 0, down.stderr);
