@@ -5,6 +5,7 @@
  * to a local browser.
  */
 import type { Logger } from '../engine/logger.js';
+import type { AppSettingsPort } from './app-settings.js';
 import { HelperClient } from './helper-client.js';
 import type { IpcHandlers, PushName, PushPayload } from './ipc-schema.js';
 import { createRelay, type DesktopServices } from './relay.js';
@@ -19,6 +20,8 @@ export interface AppCoreOptions {
   desktop: DesktopServices;
   /** Delivers a push to the window (webContents.send, or the browser host's event stream). */
   push: <K extends PushName>(name: K, payload: PushPayload<K>) => void;
+  /** The app's settings (main/app-settings.ts); in memory when not given. */
+  appSettings?: AppSettingsPort;
 }
 
 export interface AppCore {
@@ -54,6 +57,12 @@ export function createAppCore(options: AppCoreOptions): AppCore {
     else options.push('onStatus', change.next);
   });
 
-  const relay = createRelay({ client, view, desktop: options.desktop, requestedDisconnects });
+  const relay = createRelay({
+    client,
+    view,
+    desktop: options.desktop,
+    requestedDisconnects,
+    ...(options.appSettings ? { appSettings: options.appSettings } : {}),
+  });
   return { client, view, relay, requestedDisconnects };
 }

@@ -3,17 +3,20 @@
  * (app-core, helper-client, tunnel-store-view, tray-model, notifications, ipc-handlers, relay,
  * window-security, helper-install-darwin); this file connects them to Electron's objects.
  */
-import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, session, Tray } from 'electron';
+import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, nativeTheme, Notification, session, Tray } from 'electron';
 import type { MenuItemConstructorOptions } from 'electron';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createAppCore } from './app-core.js';
 import { consoleLogger as logger } from './console-logger.js';
+import { createDesktopSettings } from './desktop-settings.js';
 import { appBundleOf, installCommand, installWasCancelled } from './helper-install-darwin.js';
 import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
-import { readImportFiles } from './import-bundle.js';
+import { readImportFiles } from '../engine/conf/import-bundle.js';
+import { autostartFolder, launchCommand, startsHidden } from './launch-at-login.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { channelOf, type PickedFile, type PushName, type PushPayload } from './ipc-schema.js';
 import { notificationsFor } from './notifications.js';
@@ -32,10 +35,25 @@ const pageUrl = pathToFileURL(rendererIndex).href;
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  void app.whenReady().then(start);
+  void app.whenReady().then(start).catch((error: unknown) => {
+    logger.error(`Wirelane could not start: ${String(error)}`);
+    app.exit(1);
+  });
 }
 
-function start(): void {
+async function start(): Promise<void> {
+  const settings = await createDesktopSettings({
+    configDir: app.getPath('userData'),
+    platform: process.platform,
+    command: launchCommand(process.execPath, process.env, app.isPackaged, app.getAppPath()),
+    autostartDir: autostartFolder(process.env, homedir()),
+    setLoginItemSettings: (call) => app.setLoginItemSettings(call),
+    getLoginItemSettings: () => app.getLoginItemSettings(),
+    setThemeSource: (theme) => {
+      nativeTheme.themeSource = theme;
+    },
+    logger,
+  });
   const socketPath = process.env['WIRELANE_HELPER_SOCKET'] ?? defaultHelperSocket(process.platform);
   let window: BrowserWindow | null = null;
   const pushToWindow = <K extends PushName>(name: K, payload: PushPayload<K>) => {
@@ -56,6 +74,7 @@ function start(): void {
     isInstalled: () => helperLooksInstalled(process.platform, socketPath, process.env),
     desktop,
     push: pushToWindow,
+    appSettings: settings,
   });
 
   // --- tray -----------------------------------------------------------------------------------
@@ -64,7 +83,7 @@ function start(): void {
     const model = trayModel({
       helper: view.snapshot().helper,
       tunnels: view.snapshot().tunnels,
-      launchAtLogin: app.getLoginItemSettings().openAtLogin,
+      launchAtLogin: settings.get().launchAtLogin,
       platform: process.platform,
     });
     const image = nativeImage.createFromPath(join(trayIconDir, model.iconFile));
@@ -165,10 +184,11 @@ function start(): void {
         shown.webContents.send(channelOf('onImportFiles'), files);
         return;
       }
-      case 'toggle-launch-at-login':
-        app.setLoginItemSettings({ openAtLogin: action.enabled });
-        renderTray();
+      case 'toggle-launch-at-login': {
+        const changed = await settings.change({ launchAtLogin: action.enabled });
+        if (!changed.ok) dialog.showErrorBox('Launch at login was not changed', changed.error.message);
         return;
+      }
       case 'quit':
         app.quit();
         return;
@@ -195,12 +215,19 @@ function start(): void {
   app.on('window-all-closed', () => {});
   app.on('before-quit', () => client.stop());
 
+  settings.onChange((changed) => {
+    renderTray();
+    pushToWindow('onAppSettings', changed);
+  });
+
   renderTray();
   client.start();
   if (process.platform === 'darwin' && app.isPackaged && !helperLooksInstalled('darwin', socketPath, process.env)) {
     void offerHelperInstallDarwin();
   }
-  if (!process.argv.includes('--hidden')) void showWindow();
+  // Started at login with "start hidden": the tray icon only, no window.
+  const hidden = startsHidden({ platform: process.platform, argv: process.argv, settings: settings.get(), loginItem: process.platform === 'darwin' ? app.getLoginItemSettings() : {} });
+  if (!hidden) void showWindow();
 }
 
 /**

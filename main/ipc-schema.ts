@@ -17,6 +17,7 @@ import { z } from 'zod';
 import {
   base64KeySchema,
   confTextSchema,
+  helperSettingsSchema,
   tunnelNameSchema,
   type ConfProblem,
   type ErrorCode,
@@ -67,6 +68,26 @@ export interface AppError {
   message: string;
   problems?: ConfProblem[];
 }
+
+/**
+ * The app's own settings, kept per user by main (main/app-settings.ts), not by the helper:
+ *   launchAtLogin  start Wirelane when the person logs in (Linux: an XDG autostart entry;
+ *                  macOS and Windows: the system's login items);
+ *   startHidden    when started at login, show only the tray icon, no window;
+ *   theme          the window's colours: follow the system, or always light or dark.
+ * The helper's settings (log level) are `getHelperSettings` / `setHelperSettings`.
+ */
+export const appThemeSchema = z.enum(['system', 'light', 'dark']);
+export type AppTheme = z.infer<typeof appThemeSchema>;
+export const appSettingsSchema = z.strictObject({
+  launchAtLogin: z.boolean(),
+  startHidden: z.boolean(),
+  theme: appThemeSchema,
+});
+export type AppSettings = z.infer<typeof appSettingsSchema>;
+/** What setAppSettings takes: the settings to change; the others stay. */
+export const appSettingsChangeSchema = appSettingsSchema.partial();
+export type AppSettingsChange = z.infer<typeof appSettingsChangeSchema>;
 
 export type IpcResult<T> = { ok: true; value: T } | { ok: false; error: AppError };
 
@@ -140,6 +161,16 @@ export const ipcSchema = {
   exportTunnels: invoke<{ savedTo: string }>()(z.tuple([z.array(tunnelNameSchema).min(1).max(1000)])),
   /** Copies a public key to the clipboard (only a key: nothing else may be written this way). */
   copyPublicKey: invoke<null>()(z.tuple([base64KeySchema])),
+  /** The app's settings (launch at login, start hidden, theme). */
+  getAppSettings: invoke<AppSettings>()(noArgs),
+  /** Changes the given app settings, applies them (login item, theme) and stores them; returns all. */
+  setAppSettings: invoke<AppSettings>()(z.tuple([appSettingsChangeSchema])),
+  /** The helper's settings (log level), kept by the helper for every user. */
+  getHelperSettings: invoke<ResultOf<'getSettings'>>()(noArgs),
+  /** Changes the given helper settings; returns all of them. */
+  setHelperSettings: invoke<ResultOf<'setSettings'>>()(z.tuple([helperSettingsSchema.partial().strict()])),
+  /** Turns a tunnel's kill switch on or off; returns its new summary. */
+  setKillSwitch: invoke<ResultOf<'setKillSwitch'>>()(z.tuple([tunnelNameSchema, z.boolean()])),
 
   /** A new snapshot: the helper came or went, or the stored tunnels changed. */
   onSnapshot: push<AppSnapshot>(),
@@ -149,6 +180,8 @@ export const ipcSchema = {
   onLog: push<LogPush>(),
   /** The tray's "Import tunnel from file…" picked files: the window takes over from here. */
   onImportFiles: push<PickedFile[]>(),
+  /** The app's settings changed (from the window or the tray). */
+  onAppSettings: push<AppSettings>(),
 } as const;
 
 export type IpcSchema = typeof ipcSchema;

@@ -30,7 +30,7 @@ export function notificationsFor(
     } else if (now.state === 'disconnected') {
       if (requestedDisconnects.delete(status.name)) continue;
       if (was === 'connected') notes.push({ title: `${status.name} disconnected`, body: 'The tunnel went down.' });
-    } else if (now.state === 'connecting' && was === 'connected') {
+    } else if ((now.state === 'connecting' || now.state === 'reconnecting') && was === 'connected') {
       notes.push({ title: `${status.name} dropped`, body: 'The connection was lost; reconnecting.' });
     }
   }

@@ -5,6 +5,7 @@
  * tests and in the e2e test (where the "window" is Chromium driven by Playwright).
  */
 import { strToU8, zipSync } from 'fflate';
+import { memoryAppSettings, type AppSettingsPort } from './app-settings.js';
 import type { HelperClient } from './helper-client.js';
 import type { IpcHandlers, IpcResult, PickedFile } from './ipc-schema.js';
 import type { TunnelStoreView } from './tunnel-store-view.js';
@@ -24,12 +25,15 @@ export interface RelayDeps {
   desktop: DesktopServices;
   /** Tunnels the person turned off, so their going down is not announced as a drop. */
   requestedDisconnects: Set<string>;
+  /** The app's own settings; kept in memory when the host has none to store (tests). */
+  appSettings?: AppSettingsPort;
 }
 
 const cancelled = { ok: false, error: { code: 'cancelled', message: 'cancelled' } } as const;
 
 export function createRelay(deps: RelayDeps): IpcHandlers {
   const { client, view, desktop } = deps;
+  const appSettings = deps.appSettings ?? memoryAppSettings();
   return {
     getSnapshot: async () => ({ ok: true, value: view.snapshot() }),
     getTunnel: (name) => client.request('get', { name }),
@@ -71,5 +75,10 @@ export function createRelay(deps: RelayDeps): IpcHandlers {
       desktop.copyText(key);
       return { ok: true, value: null };
     },
+    getAppSettings: async () => ({ ok: true, value: appSettings.get() }),
+    setAppSettings: (change) => appSettings.change(change),
+    getHelperSettings: () => client.request('getSettings', {}),
+    setHelperSettings: (change) => client.request('setSettings', change),
+    setKillSwitch: (name, enabled) => client.request('setKillSwitch', { name, enabled }),
   };
 }

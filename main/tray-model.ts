@@ -54,7 +54,7 @@ export function trayStatesChanged(previous: readonly TunnelStatus[], next: reado
 /** The tray icon shows the "most connected" state of any tunnel. */
 export function trayIconState(tunnels: readonly TunnelSummary[]): TrayIconState {
   if (tunnels.some((t) => t.status.status.state === 'connected')) return 'connected';
-  if (tunnels.some((t) => t.status.status.state === 'connecting')) return 'connecting';
+  if (tunnels.some((t) => t.status.status.state === 'connecting' || t.status.status.state === 'reconnecting')) return 'connecting';
   return 'disconnected';
 }
 
@@ -65,6 +65,8 @@ function stateWord(tunnel: TunnelSummary): string {
       return 'connected';
     case 'connecting':
       return 'connecting…';
+    case 'reconnecting':
+      return 'reconnecting…';
     case 'failed':
       return 'failed';
     case 'disconnected':
@@ -108,7 +110,7 @@ export function trayModel(input: TrayInput): TrayModel {
   } else {
     for (const tunnel of input.tunnels) {
       const state = tunnel.status.status.state;
-      const on = state === 'connected' || state === 'connecting';
+      const on = state === 'connected' || state === 'connecting' || state === 'reconnecting';
       items.push({
         kind: 'checkbox',
         label: `${tunnel.name} — ${stateWord(tunnel)}`,

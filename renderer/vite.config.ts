@@ -16,7 +16,7 @@ export default defineConfig({
     // No inline scripts or modulepreload polyfill: the CSP allows scripts from 'self' only.
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
-    // One local bundle (CodeMirror, uPlot, jsQR); it never crosses a network.
+    // One local bundle (CodeMirror, jsQR); it never crosses a network.
     chunkSizeWarningLimit: 2000,
   },
 });

@@ -186,7 +186,7 @@ async function runCommand(command: string, args: string[], io: CliIo, helper: ()
         const stored = tunnels.find((t) => t.name === name);
         if (!stored) {
           reportFlags(await client.request('import', { name, confText: text }), io);
-        } else if (stored.status.status.state === 'connected' || stored.status.status.state === 'connecting') {
+        } else if (['connected', 'connecting', 'reconnecting'].includes(stored.status.status.state)) {
           throw new CliFailure(`tunnel '${name}' is already up; run 'wirelane down ${name}' first`);
         } else {
           const { confText } = await client.request('export', { name });

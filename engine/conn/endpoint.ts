@@ -7,6 +7,7 @@
  */
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../routing/cidr.js';
 import type { Endpoint } from './bind.js';
+import { SOURCE_RECORD_BYTES } from '../native/addon.js';
 
 /**
  * An Endpoint made by this module. Immutable but for `sourceRefused`, which the bind sets once
@@ -76,8 +77,8 @@ export function parseEndpoint(text: string): UdpEndpoint {
 
 /** Most distinct senders remembered before the cache starts over (spoofed sources cannot grow it without bound). */
 const MAX_CACHED_ENDPOINTS = 4096;
-/** Bytes of a sender record (engine/native/addon.ts SOURCE_RECORD_BYTES). */
-const RECORD = 40;
+/** Bytes of a sender record. */
+const RECORD = SOURCE_RECORD_BYTES;
 
 /**
  * Endpoint objects for the 40-byte sender records the addon writes per datagram ([family]

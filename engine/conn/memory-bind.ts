@@ -10,6 +10,7 @@ import { parseAddress } from '../routing/cidr.js';
 import { HEADROOM, TAILROOM } from '../packet-buffer.js';
 import type { Bind, DatagramBatch, Endpoint } from './bind.js';
 import { EndpointCache } from './endpoint.js';
+import { SOURCE_RECORD_BYTES } from '../native/addon.js';
 
 /** The bytes of an IPv4 or IPv6 literal; throws on anything else. */
 
@@ -208,7 +209,7 @@ export class MemoryBind implements Bind {
   sendEach(buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, destinations: Uint8Array): number {
     let sent = 0;
     for (let i = 0; i < count; i++) {
-      const to = this.destinations.fromRecord(destinations, i * 20);
+      const to = this.destinations.fromRecord(destinations, i * SOURCE_RECORD_BYTES);
       sent += this.send(buffer, offsets.subarray(i, i + 1), lengths.subarray(i, i + 1), 1, to);
     }
     return sent;

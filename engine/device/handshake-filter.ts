@@ -54,7 +54,7 @@ export interface HandshakeFilter {
   setIdentity(local: NoiseIdentity | null): void;
   /**
    * Decides the datagrams indices[0..count) of buffer/offsets/lengths; record j of `sources`
-   * (SOURCE_RECORD_BYTES each: [family][0][port BE][address]) is datagram indices[j]'s sender.
+   * (SOURCE_RECORD_BYTES each: [family][0][port BE][address][zeros]) is datagram indices[j]'s sender.
    * Writes verdicts[j], and for VERDICT_COOKIE_REPLY the reply at replies[COOKIE_REPLY_SLOT * j].
    * `queued` is the slow path's queue length before the batch. Returns how many replies it wrote.
    */
@@ -72,7 +72,7 @@ export function writeSourceRecord(records: Uint8Array, at: number, endpoint: End
   records[at + 2] = endpoint.port >>> 8;
   records[at + 3] = endpoint.port & 0xff;
   records.set(address, at + 4);
-  if (address.length < 16) records.fill(0, at + 4 + address.length, at + SOURCE_RECORD_BYTES);
+  records.fill(0, at + 4 + address.length, at + SOURCE_RECORD_BYTES); // no local address: zeros
 }
 
 /** The addon's filter: one native call per batch. */

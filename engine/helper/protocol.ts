@@ -88,11 +88,22 @@ export const base64KeySchema = z.string().regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkos
 // ---------------------------------------------------------------------------------------------
 // Tunnel state, shared with the UI (tray icon and window are pure functions of it)
 
+/**
+ * What a tunnel is doing, as the user should be told. `connected` only once a handshake with a
+ * peer has completed; every time is wall-clock Unix ms.
+ */
 export const tunnelStateSchema = z.discriminatedUnion('state', [
   z.object({ state: z.literal('disconnected') }),
-  z.object({ state: z.literal('connecting') }),
-  /** since: Unix ms when the tunnel came up. */
+  /** since: Unix ms the connect began; no handshake has completed yet. */
+  z.object({ state: z.literal('connecting'), since: z.number() }),
+  /** since: Unix ms of the first completed handshake of this connection. */
   z.object({ state: z.literal('connected'), since: z.number() }),
+  /**
+   * Was connected, but handshake attempts have gone unanswered while there was something to send.
+   * since: as in connected (when the connection was first made); unansweredSince: Unix ms of the
+   * first unanswered handshake attempt.
+   */
+  z.object({ state: z.literal('reconnecting'), since: z.number(), unansweredSince: z.number() }),
   /** reason: one sentence for a person, e.g. "cannot resolve vpn.example.com". */
   z.object({ state: z.literal('failed'), reason: singleLine(2000) }),
 ]);

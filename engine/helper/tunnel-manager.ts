@@ -121,7 +121,7 @@ export class TunnelManager {
 
   isActive(name: string): boolean {
     const state = this.tunnels.get(name)?.state.state;
-    return state === 'connected' || state === 'connecting';
+    return state === 'connected' || state === 'connecting' || state === 'reconnecting';
   }
 
   activeNames(): string[] {
@@ -156,7 +156,7 @@ export class TunnelManager {
     const record = this.record(name);
     return this.serialise(record, async () => {
       if (record.state.state === 'connected') return this.status(name);
-      this.setState(record, { state: 'connecting' });
+      this.setState(record, { state: 'connecting', since: this.clock.wallMs() });
       const tunnelLogger = this.loggerFor(record);
       try {
         const text = this.options.readConf(name);

@@ -40,7 +40,9 @@ export type BatchCallback = (count: number, errno: number) => void;
 /**
  * Bytes of the `sources` record the UDP reader writes per datagram: [family][1 if a local
  * address follows][port BE][16 address bytes][16 bytes: the local address it was sent to]
- * [interface index, u32 BE]. See src/udp_posix.c (sticky source).
+ * [interface index, u32 BE]. See src/udp_posix.c (sticky source). The C side's name for it is
+ * SOURCE_RECORD_BYTES in src/io.h, which the addon exports as `sourceRecordBytes`; loading an
+ * addon whose records differ fails (rather than reading every sender wrong).
  */
 export const SOURCE_RECORD_BYTES = 40;
 
@@ -49,6 +51,8 @@ export const SOURCE_RECORD_BYTES = 40;
  * so callers may take one off the object (`const { serviceStart } = ioAddon()`).
  */
 export interface IoAddon {
+  /** The addon's SOURCE_RECORD_BYTES (src/io.h). */
+  readonly sourceRecordBytes: number;
   tunOpen: (name: string, mtu: number) => TunHandle;
   tunName: (tun: TunHandle) => string;
   /** The MTU, or -errno (e.g. -19, ENODEV, once the interface is deleted). */
@@ -81,7 +85,7 @@ export interface IoAddon {
     udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number,
     family: 4 | 6, address: Uint8Array, port: number, source?: Uint8Array, sourceIfindex?: number,
   ) => number;
-  /** Datagram i to the 20-byte record i of `destinations` (the `sources` layout); returns how many were sent. */
+  /** Datagram i to the record i (SOURCE_RECORD_BYTES each) of `destinations` (the `sources` layout); returns how many were sent. */
   udpSendEach: (udp: UdpHandle, buffer: Buffer, offsets: Int32Array, lengths: Int32Array, count: number, destinations: Uint8Array) => number;
   udpClose: (udp: UdpHandle) => void;
   udpStats: (udp: UdpHandle) => IoStats;
@@ -154,6 +158,13 @@ export function ioAddon(): IoAddon {
     );
   }
   const require = createRequire(import.meta.url);
-  loaded = require(found) as IoAddon;
+  const addon = require(found) as IoAddon;
+  if (addon.sourceRecordBytes !== SOURCE_RECORD_BYTES) {
+    throw new Error(
+      `the wirelane_io addon at ${found} writes ${String(addon.sourceRecordBytes)}-byte sender records, this build ` +
+        `expects ${SOURCE_RECORD_BYTES}; rebuild it (npx node-gyp rebuild --directory engine/native)`,
+    );
+  }
+  loaded = addon;
   return loaded;
 }

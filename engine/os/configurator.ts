@@ -11,6 +11,7 @@ import { describeCommand, execFileRunner } from './runner.js';
 import { probeWin32, win32Steps } from './win32.js';
 import { KillSwitch, killSwitchDirOf, type KillSwitchFirewall } from './killswitch.js';
 import { nftFirewall } from './killswitch-nft.js';
+import { DnsStack, dnsStackDirOf } from './dns-stack.js';
 import type {
   AppliedTunnel,
   CommandRunner,
@@ -67,6 +68,10 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
     return win32Steps(plan);
   };
 
+  // Several tunnels' DNS in one resolv.conf (dns-stack.ts); undo actions take their layers out.
+  const dnsStack = new DnsStack(dnsStackDirOf(options.journalDir));
+  const undoContext = { run, logger, restorableFiles, dnsStack };
+
   const firewall: KillSwitchFirewall | null = platform === 'linux' ? nftFirewall(run) : null;
   const killSwitch = firewall ? new KillSwitch({ dir: killSwitchDirOf(options.journalDir), platform, firewall, logger }) : null;
 
@@ -87,26 +92,35 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
       const planned = steps(plan);
       const journal = await Journal.create(options.journalDir, plan.interfaceName);
       try {
-        for (const step of planned) await applyStep(step, journal, run, logger);
+        for (const step of planned) await applyStep(step, journal, run, logger, dnsStack);
       } catch (error) {
         await journal.close();
         logger.warn(`connecting ${plan.interfaceName} failed; undoing what was applied: ${(error as Error).message}`);
-        const rollback = await undoJournal(journal.path, { run, logger, restorableFiles });
+        const rollback = await undoJournal(journal.path, undoContext);
         throw new OsApplyError((error as Error).message, rollback);
       }
       await journal.close();
       return { plan, journalPath: journal.path };
     },
     revert(applied: AppliedTunnel): Promise<UndoReport> {
-      return undoJournal(applied.journalPath, { run, logger, restorableFiles });
+      return undoJournal(applied.journalPath, undoContext);
     },
     recover(): Promise<UndoReport> {
-      return recoverJournals(options.journalDir, { run, logger, restorableFiles });
+      return recoverJournals(options.journalDir, undoContext);
     },
   };
 }
 
-async function applyStep(step: OsStep, journal: Journal, run: CommandRunner, logger: Logger): Promise<void> {
+async function applyStep(step: OsStep, journal: Journal, run: CommandRunner, logger: Logger, dnsStack: DnsStack): Promise<void> {
+  if (step.kind === 'push-dns') {
+    // The layer's name is journalled before the stack changes, so a crash in between is undone too.
+    const layer = dnsStack.newLayerName(step.owner);
+    const seq = await journal.begin(step.description, [{ kind: 'dns-stack-remove', path: step.path, layer }]);
+    logger.info(step.description);
+    await dnsStack.push(step.path, layer, step.content);
+    await journal.finish(seq, 'done');
+    return;
+  }
   if (step.kind === 'record') {
     await journal.finish(await journal.begin(step.description, step.undo), 'done');
     return;
@@ -130,6 +144,12 @@ async function applyStep(step: OsStep, journal: Journal, run: CommandRunner, log
     return;
   }
   if ((step.alreadyDone ?? []).some((pattern) => new RegExp(pattern, 'i').test(result.stderr))) {
+    if (step.alreadyDoneIf) {
+      const check = await run(step.alreadyDoneIf.file, step.alreadyDoneIf.args);
+      if (check.code !== 0 || check.stdout.trim() === '') {
+        throw new Error(`${step.description}: something else holds it already (${describeCommand(file, args)}: ${result.stderr.trim()})`);
+      }
+    }
     // Already there before us (e.g. the kernel's prefix route of an address): not ours to remove.
     await journal.finish(seq, 'skipped');
     return;

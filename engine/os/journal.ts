@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { describeCommand } from './runner.js';
 import { undoRefusal } from './undo-policy.js';
+import type { DnsStack } from './dns-stack.js';
 import { requireTrustedDirectory, untrustedFileReason } from '../helper/path-ownership.js';
 import type { CommandRunner, UndoAction, UndoReport } from './types.js';
 
@@ -130,6 +131,8 @@ export interface UndoContext {
   readonly logger: Logger;
   /** The files the OS layer edits in place and so may restore (default: /etc/resolv.conf). */
   readonly restorableFiles?: readonly string[];
+  /** The DNS stack that 'dns-stack-remove' undo actions take layers out of. */
+  readonly dnsStack?: DnsStack;
 }
 
 /** Suffix a journal gets when the helper refuses to carry it out (kept for a person to read). */
@@ -181,13 +184,23 @@ async function refusedStepOf(path: string, context: UndoContext): Promise<string
 }
 
 /**
- * Undoes every journal in `dir`: what a helper killed mid-tunnel left behind. Call at helper start
- * only. Throws, undoing nothing, when the directory (or a parent) could be changed by someone other
- * than root: its journals could then have been planted.
+ * The journals newest first (by the creation time in their names, see Journal.create): what a
+ * later connect changed may rest on what an earlier one did (the same resolver file, overlapping
+ * routes), so it is taken back first, as a disconnect in reverse order would.
+ */
+export function newestFirst(journals: readonly string[]): string[] {
+  const stamp = (path: string): number => Number(/-(\d+)-[0-9a-f]{8}\.os-journal$/.exec(path)?.[1] ?? -1);
+  return [...journals].sort((a, b) => stamp(b) - stamp(a) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Undoes every journal in `dir`, newest first: what a helper killed mid-tunnel left behind. Call
+ * at helper start only. Throws, undoing nothing, when the directory (or a parent) could be changed
+ * by someone other than root: its journals could then have been planted.
  */
 export async function recoverJournals(dir: string, context: UndoContext): Promise<UndoReport> {
   requireTrustedDirectory(dir, 'the journal directory');
-  const journals = await listJournals(dir);
+  const journals = newestFirst(await listJournals(dir));
   const undone: string[] = [];
   const failures: { step: string; error: string }[] = [];
   for (const path of journals) {
@@ -201,6 +214,15 @@ export async function recoverJournals(dir: string, context: UndoContext): Promis
 
 /** Runs one undo action; null on success or when the change is already gone, else the error. */
 async function runUndo(action: UndoAction, context: UndoContext): Promise<string | null> {
+  if (action.kind === 'dns-stack-remove') {
+    if (!context.dnsStack) return `${action.path}: no DNS stack to take layer ${action.layer} out of`;
+    try {
+      await context.dnsStack.remove(action.path, action.layer);
+      return null;
+    } catch (error) {
+      return `${action.path}: ${(error as Error).message}`;
+    }
+  }
   if (action.kind === 'restore-file') {
     try {
       if (action.originalBase64 === null) await rm(action.path, { force: true });
@@ -257,6 +279,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function isUndoAction(value: unknown): value is UndoAction {
   if (!isObject(value)) return false;
+  if (value['kind'] === 'dns-stack-remove') return typeof value['path'] === 'string' && typeof value['layer'] === 'string';
   if (value['kind'] === 'restore-file') {
     return typeof value['path'] === 'string' && (value['originalBase64'] === null || typeof value['originalBase64'] === 'string');
   }

@@ -57,8 +57,9 @@ export function linuxSteps(plan: OsTunnelPlan, options: LinuxOptions = {}): OsSt
   const dev = plan.interfaceName;
   const facts = plan.facts;
   const steps: OsStep[] = [];
-  const run = (description: string, command: Command, undo: UndoAction[], alreadyDone?: readonly string[]): void => {
-    steps.push(alreadyDone ? { kind: 'run', description, command, undo, alreadyDone } : { kind: 'run', description, command, undo });
+  const run = (description: string, command: Command, undo: UndoAction[], alreadyDone?: readonly string[], alreadyDoneIf?: Command): void => {
+    const step: OsStep = { kind: 'run', description, command, undo, ...(alreadyDone ? { alreadyDone } : {}), ...(alreadyDoneIf ? { alreadyDoneIf } : {}) };
+    steps.push(step);
   };
 
   // Only an interface the helper created is deleted on undo (this step goes first: undone last).
@@ -86,6 +87,9 @@ export function linuxSteps(plan: OsTunnelPlan, options: LinuxOptions = {}): OsSt
       { file: 'ip', args: [family(route.destination.family), 'route', 'add', destination, 'dev', dev, ...where] },
       [ipUndo([family(route.destination.family), 'route', 'del', destination, 'dev', dev, ...where])],
       IP_ALREADY_THERE,
+      // "File exists" is fine for the kernel's own prefix route of our address (same device);
+      // the same prefix through another interface would take this tunnel's traffic: refused.
+      { file: 'ip', args: [family(route.destination.family), 'route', 'show', 'table', String(route.table ?? 'main'), 'exact', destination, 'dev', dev] },
     );
     // wg-quick adds the policy rules right after each family's default route in the fwmark table.
     if (route.destination.bits === 0 && route.table !== undefined && route.table === plan.fwmark) {
@@ -160,9 +164,11 @@ function linuxDnsSteps(plan: OsTunnelPlan, options: LinuxOptions): OsStep[] {
   }
   return [
     {
-      kind: 'write-file',
+      // Stacked with other tunnels' DNS: the machine's own file comes back when the last one goes.
+      kind: 'push-dns',
       description: `write DNS of ${dev} into ${options.resolvConfPath ?? '/etc/resolv.conf'}`,
       path: options.resolvConfPath ?? '/etc/resolv.conf',
+      owner: dev,
       content: `# Written by Wirelane for ${dev}; restored when the tunnel disconnects.\n${body}`,
     },
   ];

@@ -33,6 +33,8 @@ import type { EndpointRoute, OsPlatform, OsTunnelInput, OsTunnelPlan, PlannedRou
 export const DEFAULT_FULL_TUNNEL_TABLE = 51820;
 /** What WireGuard adds to a packet at most: IPv6 header 40 + UDP 8 + WireGuard data header and tag 32. */
 export const WIREGUARD_OVERHEAD = 80;
+/** The Linux main routing table ("Table = main" in a .conf). */
+export const MAIN_TABLE = 254;
 
 /** Interface names each platform's tools accept from us. Anything else is refused before planning. */
 const INTERFACE_NAME: Record<OsPlatform, RegExp> = {
@@ -77,6 +79,14 @@ export function planTunnel(platform: OsPlatform, input: OsTunnelInput, facts: Sy
   }
 
   const prefixes = uniquePrefixes(input.allowedIps.map(networkOf));
+  if (table === MAIN_TABLE && platform === 'linux' && fullTunnelFamilies(prefixes).size > 0) {
+    // wg-quick would add the /0 to the main table, where the machine's default route already is
+    // ("File exists"), or, without one, send the tunnel's own UDP into the tunnel. Neither routes
+    // anything through it, so refuse rather than report a tunnel that carries nothing.
+    throw new OsValueError(
+      'Table = main cannot carry a full tunnel (AllowedIPs covering 0.0.0.0/0 or ::/0): the main table already has the default route. Remove the Table line (Table = auto routes everything through the tunnel with policy rules, as wg-quick does) or use Table = off and route by hand',
+    );
+  }
   // A family whose prefixes cover it whole (a /0, or 0.0.0.0/1 + 128.0.0.0/1, ...) is a full
   // tunnel, whatever the spelling. Its own prefixes are not routed one by one: the default route
   // (table F on Linux, the /1 pair elsewhere) already carries them, and /1 routes in the main table

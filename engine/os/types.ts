@@ -161,7 +161,12 @@ export type UndoAction =
    * Writes the original bytes back into the same file, in place (it may be a bind mount);
    * null: the file did not exist before, so it is removed.
    */
-  | { readonly kind: 'restore-file'; readonly path: string; readonly originalBase64: string | null };
+  | { readonly kind: 'restore-file'; readonly path: string; readonly originalBase64: string | null }
+  /**
+   * Takes a tunnel's layer out of the DNS stack of `path` (dns-stack.ts): the file then holds the
+   * newest layer left, or the machine's own bytes when none is. Idempotent.
+   */
+  | { readonly kind: 'dns-stack-remove'; readonly path: string; readonly layer: string };
 
 /** One change to the system with the actions that undo it. */
 export type OsStep =
@@ -171,12 +176,23 @@ export type OsStep =
       readonly command: Command;
       /** stderr patterns meaning "it is already there": the step is skipped and never undone. */
       readonly alreadyDone?: readonly string[];
+      /**
+       * When set, "already there" is believed only if this command prints something: what is there
+       * must be what we wanted (a route through our own interface, not another's of the same
+       * prefix), else the step fails.
+       */
+      readonly alreadyDoneIf?: Command;
       readonly undo: readonly UndoAction[];
     }
   /** Nothing to run now, only something to undo later (an interface the helper created). */
   | { readonly kind: 'record'; readonly description: string; readonly undo: readonly UndoAction[] }
   /** Replace a file's content in place; its original bytes go to the journal first. */
-  | { readonly kind: 'write-file'; readonly description: string; readonly path: string; readonly content: string };
+  | { readonly kind: 'write-file'; readonly description: string; readonly path: string; readonly content: string }
+  /**
+   * Puts this tunnel's resolver file content on top of the DNS stack of `path` (several tunnels
+   * may each have theirs; see dns-stack.ts). `owner` names the layer (the interface).
+   */
+  | { readonly kind: 'push-dns'; readonly description: string; readonly path: string; readonly owner: string; readonly content: string };
 
 export interface CommandResult {
   readonly stdout: string;

@@ -7,6 +7,7 @@
  * To let a new kind of step be undone (a firewall tool, a DNS tool), add its program here with a
  * check of its arguments; keep each check as narrow as what the OS layer produces.
  */
+import { DNS_LAYER_NAME } from './dns-stack.js';
 import type { UndoAction } from './types.js';
 
 type ArgumentCheck = (args: readonly string[]) => boolean;
@@ -46,6 +47,10 @@ export const UNDO_COMMANDS: Record<string, ArgumentCheck> = {
 export function undoRefusal(action: UndoAction, restorableFiles: readonly string[]): string | null {
   if (action.kind === 'restore-file') {
     return restorableFiles.includes(action.path) ? null : `restoring ${action.path}, a file the helper does not edit`;
+  }
+  if (action.kind === 'dns-stack-remove') {
+    if (!restorableFiles.includes(action.path)) return `changing ${action.path}, a file the helper does not edit`;
+    return DNS_LAYER_NAME.test(action.layer) ? null : `a DNS layer name the helper never writes: ${JSON.stringify(action.layer).slice(0, 100)}`;
   }
   const { file, args } = action.command;
   const check = Object.hasOwn(UNDO_COMMANDS, file) ? UNDO_COMMANDS[file] : undefined;

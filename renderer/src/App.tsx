@@ -3,9 +3,8 @@
  * the helper's state takes over when it cannot be reached. Files can be dropped anywhere and a
  * configuration pasted anywhere outside a text field.
  */
+import type { ConfProblem, PickedFile, WirelaneApi } from './contract.js';
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { ConfProblem } from '../../engine/helper/protocol.js';
-import type { PickedFile, WirelaneApi } from '../../main/ipc-schema.js';
 import { errorText } from './api.js';
 import { newConfTemplate } from './conf-view.js';
 import { EditorPage } from './components/EditorPage.js';

@@ -1,8 +1,8 @@
+import type { AppError, IpcResult, WirelaneApi } from './contract.js';
 /**
  * The only door to the outside: `window.wirelane`, exposed by the preload and typed by the IPC
  * schema (type-only import: nothing of main runs here).
  */
-import type { AppError, IpcResult, WirelaneApi } from '../../main/ipc-schema.js';
 
 declare global {
   interface Window {

@@ -27,11 +27,22 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(2)} ${units[unit]}`;
 }
 
-/** Bytes per second as bits per second: "12.3 kbit/s". */
+/** Bytes per second as bits per second, three significant digits: "12.3 kbit/s", "400 Mbit/s". */
 export function formatRate(bytesPerSecond: number): string {
   const bits = bytesPerSecond * 8;
   if (bits < 1000) return `${Math.round(bits)} bit/s`;
-  if (bits < 1e6) return `${(bits / 1e3).toFixed(1)} kbit/s`;
-  if (bits < 1e9) return `${(bits / 1e6).toFixed(1)} Mbit/s`;
-  return `${(bits / 1e9).toFixed(2)} Gbit/s`;
+  const [scale, unit] = bits < 999.5e3 ? [1e3, 'kbit/s'] : bits < 999.5e6 ? [1e6, 'Mbit/s'] : [1e9, 'Gbit/s'];
+  const value = bits / scale;
+  return `${value.toFixed(value < 99.95 ? 1 : 0)} ${unit}`;
+}
+
+/** A duration for "connected for": "45 s", "12 min", "3 h 05 min", "2 days 4 h". */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${String(seconds % 60).padStart(2, '0')} s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${String(minutes % 60).padStart(2, '0')} min`;
+  return `${Math.floor(hours / 24)} days ${hours % 24} h`;
 }

@@ -2,10 +2,9 @@
  * Import from whatever the person handed over — picked files, dropped files (.conf, .zip, a QR
  * image), pasted text — one helper `import` per configuration, with a per-file outcome.
  */
+import type { ConfProblem, PickedFile, WirelaneApi } from './contract.js';
 import jsQR from 'jsqr';
-import type { ConfProblem } from '../../engine/helper/protocol.js';
-import type { PickedFile, WirelaneApi } from '../../main/ipc-schema.js';
-import { readImportFiles, tunnelNameFromFileName, type ImportCandidate } from '../../main/import-bundle.js';
+import { readImportFiles, tunnelNameFromFileName, type ImportCandidate } from '../../engine/conf/import-bundle.js';
 
 export type ImportOutcome =
   | { source: string; name: string; ok: true }

@@ -3,13 +3,11 @@
  * history of each tunnel's byte counters for the throughput graph. React reads it through
  * useSyncExternalStore, so every component sees one consistent state.
  */
+import type { AppSnapshot, TunnelStatus, WirelaneApi } from './contract.js';
 import { useSyncExternalStore } from 'react';
-import type { AppSnapshot } from '../../main/ipc-schema.js';
-import type { TunnelStatus } from '../../engine/helper/protocol.js';
-import type { WirelaneApi } from '../../main/ipc-schema.js';
 
 export interface RateSample {
-  /** Seconds since the epoch (uPlot's x unit). */
+  /** Seconds since the epoch. */
   time: number;
   rxPerSecond: number;
   txPerSecond: number;

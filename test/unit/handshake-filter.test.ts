@@ -209,3 +209,17 @@ test('udpSendEach: one call sends each datagram to its own sender record (IPv4 a
     for (const r of receivers) r.close();
   }
 });
+
+test('the sender record is one size in C (io.h SOURCE_RECORD_BYTES, exported) and in TypeScript', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { repoPath } = await import('../support/paths.js');
+  const header = readFileSync(repoPath('engine', 'native', 'src', 'io.h'), 'utf8');
+  const defined = /#define SOURCE_RECORD_BYTES (\d+)/.exec(header);
+  assert.ok(defined, 'io.h defines SOURCE_RECORD_BYTES');
+  assert.equal(Number(defined[1]), SOURCE_RECORD_BYTES);
+  assert.equal(addon.sourceRecordBytes, SOURCE_RECORD_BYTES);
+  for (const file of ['udp_posix.c', 'udp_win32.c', 'handshake_filter.c']) {
+    const text = readFileSync(repoPath('engine', 'native', 'src', file), 'utf8');
+    assert.doesNotMatch(text, /#define SOURCE_RECORD\w* \d+/, `${file} keeps no record size of its own`);
+  }
+});

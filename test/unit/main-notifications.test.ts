@@ -7,13 +7,13 @@ const status = (name: string, s: TunnelState): TunnelStatus => ({ name, status: 
 
 test('connect, failure with reason, drop and unexpected disconnect are announced', () => {
   const none = new Set<string>();
-  assert.deepEqual(notificationsFor([status('a', { state: 'connecting' })], [status('a', { state: 'connected', since: 1 })], none), [
+  assert.deepEqual(notificationsFor([status('a', { state: 'connecting', since: 1 })], [status('a', { state: 'connected', since: 1 })], none), [
     { title: 'Connected to a', body: 'Through 192.0.2.1:51820.' },
   ]);
-  assert.deepEqual(notificationsFor([status('a', { state: 'connecting' })], [status('a', { state: 'failed', reason: 'cannot resolve vpn.example.com' })], none), [
+  assert.deepEqual(notificationsFor([status('a', { state: 'connecting', since: 1 })], [status('a', { state: 'failed', reason: 'cannot resolve vpn.example.com' })], none), [
     { title: 'a failed', body: 'cannot resolve vpn.example.com' },
   ]);
-  assert.equal(notificationsFor([status('a', { state: 'connected', since: 1 })], [status('a', { state: 'connecting' })], none)[0]?.title, 'a dropped');
+  assert.equal(notificationsFor([status('a', { state: 'connected', since: 1 })], [status('a', { state: 'connecting', since: 1 })], none)[0]?.title, 'a dropped');
   assert.equal(notificationsFor([status('a', { state: 'connected', since: 1 })], [status('a', { state: 'disconnected' })], none)[0]?.title, 'a disconnected');
 });
 

@@ -21,8 +21,9 @@ function tunnel(name: string, status: TunnelState): TunnelSummary {
 
 const states: TunnelState[] = [
   { state: 'disconnected' },
-  { state: 'connecting' },
+  { state: 'connecting', since: 1 },
   { state: 'connected', since: 1 },
+  { state: 'reconnecting', since: 1, unansweredSince: 2 },
   { state: 'failed', reason: 'cannot resolve vpn.example.com' },
 ];
 
@@ -42,6 +43,7 @@ test('one tunnel in every state: icon, toggle direction, checked mark and state 
     disconnected: { icon: 'disconnected', checked: false, action: 'connect', word: 'off' },
     connecting: { icon: 'connecting', checked: true, action: 'disconnect', word: 'connecting…' },
     connected: { icon: 'connected', checked: true, action: 'disconnect', word: 'connected' },
+    reconnecting: { icon: 'connecting', checked: true, action: 'disconnect', word: 'reconnecting…' },
     failed: { icon: 'disconnected', checked: false, action: 'connect', word: 'failed' },
   } as const;
   for (const state of states) {
@@ -62,7 +64,7 @@ test('many tunnels: one toggle each in order, icon is the most connected state',
   assert.equal(model.icon, 'connected');
   assert.equal(model.tooltip, 'Wirelane: connected to t2');
   const toggles = model.items.filter((i) => i.kind === 'checkbox' && i.label !== 'Launch at login');
-  assert.deepEqual(labels(toggles), ['t0 — off', 't1 — connecting…', 't2 — connected', 't3 — failed']);
+  assert.deepEqual(labels(toggles), ['t0 — off', 't1 — connecting…', 't2 — connected', 't3 — reconnecting…', 't4 — failed']);
 
   const noneConnected = trayModel({ helper: running, tunnels: [tunnel('a', states[0]!), tunnel('b', states[1]!)], launchAtLogin: false, platform: 'linux' });
   assert.equal(noneConnected.icon, 'connecting');
@@ -87,7 +89,7 @@ test('a status update redraws the tray when a state changes, not for the live co
   const before = [tunnel('home', { state: 'connected', since: 1 }).status, tunnel('office', { state: 'disconnected' }).status];
   const counters = before.map((s) => ({ ...s, rxBytes: s.rxBytes + 1000, latestHandshake: 5 }));
   assert.equal(trayStatesChanged(before, counters), false);
-  const dropped = [before[0]!, { ...before[1]!, status: { state: 'connecting' } as TunnelState }];
+  const dropped = [before[0]!, { ...before[1]!, status: { state: 'connecting', since: 1 } as TunnelState }];
   assert.equal(trayStatesChanged(before, dropped), true);
   assert.equal(trayStatesChanged(before, before.slice(0, 1)), true);
 });

@@ -46,7 +46,7 @@ function argv(steps: OsStep[]): string[][] {
 }
 function undoArgv(steps: OsStep[]): string[][] {
   return steps.flatMap((step) =>
-    step.kind === 'write-file' ? [] : step.undo.map((undo) => (undo.kind === 'run' ? [undo.command.file, ...undo.command.args] : [undo.path])),
+    step.kind === 'write-file' || step.kind === 'push-dns' ? [] : step.undo.map((undo) => (undo.kind === 'run' ? [undo.command.file, ...undo.command.args] : [undo.path])),
   );
 }
 
@@ -89,6 +89,21 @@ test('LAN tunnel: MTU as configured, DNS through resolvconf as wg-quick does, ro
   // The address's own prefix route exists already (the kernel adds it): adding it is "skipped".
   const route = steps[4];
   assert.ok(route?.kind === 'run' && route.alreadyDone?.includes('File exists'));
+  // ... but only when what is there goes through this interface: the same prefix through another
+  // one (another tunnel, the LAN) would take this tunnel's traffic, so the connect fails instead.
+  assert.deepEqual(route.alreadyDoneIf, { file: 'ip', args: ['-4', 'route', 'show', 'table', 'main', 'exact', '10.10.0.0/24', 'dev', 'office'] });
+});
+
+test('Table = main with a /0 is refused with an explanation (the main table has the default route already)', () => {
+  for (const allowedIps of [[cidr('0.0.0.0/0')], [cidr('::/0')], [cidr('0.0.0.0/1'), cidr('128.0.0.0/1')]]) {
+    assert.throws(() => planTunnel('linux', { ...fullTunnel, allowedIps, table: 254 }, facts), /Table = main cannot carry a full tunnel.*Remove the Table line/);
+  }
+  // Split routes in the main table are what Table = main is for; another table number takes a /0 as given.
+  const split = planTunnel('linux', { ...lan, table: 254 }, facts);
+  assert.deepEqual(split.routes.map((r) => r.table), [254, 254, 254]);
+  const own = planTunnel('linux', { ...fullTunnel, table: 1234 }, facts);
+  assert.deepEqual(own.routes.map((r) => r.table), [1234, 1234]);
+  assert.deepEqual(own.rules, []);
 });
 
 test('full tunnel: fwmark policy routing exactly as wg-quick, per family, and src_valid_mark', () => {
@@ -165,9 +180,10 @@ test('resolvectl where systemd-resolved runs: dns, domain with ~. for a full tun
 
 test('no resolver daemon: resolv.conf is written in place with the tunnel servers', () => {
   const steps = linuxSteps(planTunnel('linux', lan, { ...facts, linuxDns: 'resolv.conf' }), { resolvConfPath: '/tmp/x/resolv.conf' });
-  const write = steps.find((step) => step.kind === 'write-file');
-  assert.ok(write?.kind === 'write-file');
+  const write = steps.find((step) => step.kind === 'push-dns');
+  assert.ok(write?.kind === 'push-dns', 'stacked with the DNS of other tunnels (dns-stack.ts)');
   assert.equal(write.path, '/tmp/x/resolv.conf');
+  assert.equal(write.owner, 'office');
   assert.match(write.content, /\nnameserver 10\.10\.0\.1\nsearch corp\.example\n$/);
   assert.equal(resolvConfBody(['192.0.2.1', 'fd00::1'], []), 'nameserver 192.0.2.1\nnameserver fd00::1\n');
 });

@@ -45,7 +45,7 @@ function argv(steps: OsStep[]): string[][] {
   return steps.map((step) => (step.kind === 'run' ? [step.command.file, ...step.command.args] : [step.kind]));
 }
 function undoArgv(steps: OsStep[]): string[][] {
-  return steps.flatMap((step) => (step.kind === 'write-file' ? [] : step.undo.flatMap((u) => (u.kind === 'run' ? [[u.command.file, ...u.command.args]] : []))));
+  return steps.flatMap((step) => (step.kind === 'write-file' || step.kind === 'push-dns' ? [] : step.undo.flatMap((u) => (u.kind === 'run' ? [[u.command.file, ...u.command.args]] : []))));
 }
 
 test('point-to-point tunnel', () => {

@@ -3,9 +3,7 @@ import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-libra
 import type { TunnelSummary } from '../../engine/helper/protocol.js';
 import type { WirelaneApi } from '../../main/ipc-schema.js';
 
-// uPlot draws on a canvas, which happy-dom lacks; the graph is looked at in the e2e screenshots.
-vi.mock('uplot', () => ({ default: class { setData() {} setSize() {} destroy() {} } }));
-const { TunnelPage } = await import('../../renderer/src/components/TunnelPage.js');
+import { TunnelPage } from '../../renderer/src/components/TunnelPage.js';
 
 afterEach(cleanup);
 

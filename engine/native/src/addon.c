@@ -8,6 +8,10 @@ static napi_value init(napi_env env, napi_value exports) {
   io_register_pipe(env, exports);
   io_register_service(env, exports);
   io_register_handshake_filter(env, exports);
+  napi_value record_bytes;
+  if (napi_create_uint32(env, SOURCE_RECORD_BYTES, &record_bytes) != napi_ok ||
+      napi_set_named_property(env, exports, "sourceRecordBytes", record_bytes) != napi_ok)
+    return NULL;
 #ifndef _WIN32
   io_register_peercred(env, exports);
 #endif

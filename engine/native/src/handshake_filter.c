@@ -48,7 +48,6 @@ BOOLEAN NTAPI SystemFunction036(PVOID buffer, ULONG length);
 #define RESPONSE_SIZE 92
 #define COOKIE_REPLY_SIZE 64
 #define MAC_SIZE 16
-#define SOURCE_RECORD 20
 
 /* Verdicts, as engine/device/handshake-filter.ts names them. */
 enum {
@@ -481,8 +480,8 @@ static uint8_t filter_one(handshake_filter *f, const uint8_t *msg, size_t len, c
 /*
  * handshakeFilterRun(handle, buffer, offsets, lengths, indices, count, sources, verdicts, replies,
  *                    now, queued) -> cookie replies written
- * For j < count: datagram indices[j] is buffer[offsets[i], +lengths[i]), its sender the 20-byte
- * record j of `sources`; its verdict goes to verdicts[j], and a cookie reply to replies[64j..].
+ * For j < count: datagram indices[j] is buffer[offsets[i], +lengths[i]), its sender the sender
+ * record j of `sources` (SOURCE_RECORD_BYTES each, io.h); its verdict goes to verdicts[j], and a cookie reply to replies[64j..].
  * `queued` is the slow path's queue length before the batch; each pass adds one to it.
  */
 static napi_value js_run(napi_env env, napi_callback_info info) {
@@ -506,7 +505,7 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "handshakeFilterRun: now must be a number");
     return NULL;
   }
-  IO_CHECK_ARG(env, count <= indices_count && count <= verdicts_len && (size_t)count * SOURCE_RECORD <= sources_len &&
+  IO_CHECK_ARG(env, count <= indices_count && count <= verdicts_len && (size_t)count * SOURCE_RECORD_BYTES <= sources_len &&
                         (size_t)count * COOKIE_REPLY_SIZE <= replies_len,
                "handshakeFilterRun: count exceeds the indices, verdicts, sources or replies");
   arrive(f, now, count, queued);
@@ -522,7 +521,7 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
       uint8_t verdict = VERDICT_BAD_SIZE;
       if (i >= 0 && (size_t)i < offsets_count && (size_t)i < lengths_count && offsets[i] >= 0 && lengths[i] >= 4 &&
           (size_t)offsets[i] + (size_t)lengths[i] <= data_len) {
-        verdict = filter_one(f, data + offsets[i], (size_t)lengths[i], sources + (size_t)j * SOURCE_RECORD,
+        verdict = filter_one(f, data + offsets[i], (size_t)lengths[i], sources + (size_t)j * SOURCE_RECORD_BYTES,
                              replies + (size_t)j * COOKIE_REPLY_SIZE, nonces + 24 * (size_t)(j - start), now, queued);
       }
       if (verdict == VERDICT_PASS || verdict == VERDICT_PROVEN) queued++;

@@ -25,6 +25,15 @@
     }                                                \
   } while (0)
 
+/*
+ * Bytes of one sender record, the layout the UDP reader writes per datagram and udpSendEach and
+ * the handshake filter read: [family 4|6][1 if a local address follows][port, big-endian]
+ * [address, 16 bytes, IPv4 in the first 4][local address it was sent to, 16 bytes]
+ * [interface index, big-endian u32]. Exported to JavaScript as `sourceRecordBytes`;
+ * engine/native/addon.ts SOURCE_RECORD_BYTES must equal it (checked when the addon loads).
+ */
+#define SOURCE_RECORD_BYTES 40
+
 /* A JavaScript-owned slot buffer that native code fills. */
 typedef struct io_batch {
   uint8_t *data;
@@ -37,7 +46,7 @@ typedef struct io_batch {
   uint32_t headroom;        /* bytes kept free before each packet */
   uint32_t packet_capacity; /* largest packet kept; larger ones are dropped */
   uint32_t tailroom;        /* bytes kept free after a packet of packet_capacity */
-  uint8_t *sources;         /* UDP only: 20 bytes per slot, see udp_posix.c */
+  uint8_t *sources;         /* UDP only: SOURCE_RECORD_BYTES per slot, see udp_posix.c */
   napi_ref refs[4];
 } io_batch;
 

@@ -43,7 +43,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define SOURCE_RECORD 40
 /* wireguard-go asks for 7 MiB socket buffers; throughput suffers badly with the defaults. */
 #define SOCKET_BUFFER_BYTES (7 << 20)
 #define SEND_CHUNK 64
@@ -280,7 +279,7 @@ typedef struct local_source {
 } local_source;
 
 static void write_source(uint8_t *record, const struct sockaddr_storage *address, const local_source *local) {
-  memset(record, 0, SOURCE_RECORD);
+  memset(record, 0, SOURCE_RECORD_BYTES);
   if (local->family != 0) {
     record[1] = 1;
     memcpy(record + 20, local->address, 16);
@@ -428,7 +427,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
         /* The datagrams stay where the kernel put them; offsets say where, in order. */
         b->offsets[kept] = (int32_t)(base[i] + at);
         b->lengths[kept] = (int32_t)one;
-        write_source(b->sources + (size_t)kept * SOURCE_RECORD, &bind->addresses[i], &locals[i]);
+        write_source(b->sources + (size_t)kept * SOURCE_RECORD_BYTES, &bind->addresses[i], &locals[i]);
         kept++;
       }
       if (size == 0) break;
@@ -581,9 +580,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     io_batch_release(env, &batch);
     return NULL;
   }
-  if (batch.entries > 1024 || sources_len < (size_t)batch.entries * SOURCE_RECORD) {
+  if (batch.entries > 1024 || sources_len < (size_t)batch.entries * SOURCE_RECORD_BYTES) {
     io_batch_release(env, &batch);
-    napi_throw_range_error(env, NULL, "udpStart: at most 1024 slots, and 40 bytes of sources per slot");
+    napi_throw_range_error(env, NULL, "udpStart: at most 1024 slots, and one sender record of sources (sourceRecordBytes) per slot");
     return NULL;
   }
   if (io_callback_init(env, &cb, args[8], "wirelane:udp") != 0) {
@@ -795,7 +794,7 @@ static uint32_t send_datagrams(udp_bind *bind, udp_socket *sock, const struct so
  */
 static napi_value js_send(napi_env env, napi_callback_info info) {
   napi_value args[10];
-  size_t argc = 10;
+  size_t argc = 10; /* eight required, then the optional source and its interface */
   local_source source;
   int source_refused = 0;
   udp_bind *bind;
@@ -806,10 +805,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   struct sockaddr_storage to;
   socklen_t to_len;
   udp_socket *sock;
-  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < 8) {
-    napi_throw_type_error(env, NULL, "wirelane_io: missing arguments");
-    return NULL;
-  }
+  if (!io_args(env, info, 8, args, NULL) || napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
   if ((bind = unwrap_open(env, args[0])) == NULL) return NULL;
   memset(&source, 0, sizeof source);
   if (argc >= 10) {
@@ -862,7 +858,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 
 /*
  * udpSendEach(handle, buffer, offsets, lengths, count, destinations) -> datagrams sent.
- * Datagram i goes to the 20-byte record i of `destinations` (the layout of `sources`), so
+ * Datagram i goes to the sender record i (SOURCE_RECORD_BYTES) of `destinations` (the layout of `sources`), so
  * answers to many senders - cookie replies under a handshake flood - leave in one sendmmsg per
  * run of the same family instead of one call each. What the OS refuses is dropped, never waited for.
  */
@@ -880,15 +876,15 @@ static napi_value js_send_each(napi_env env, napi_callback_info info) {
       io_get_int32s(env, args[3], &lengths, &lengths_count) != 0 || !io_get_u32(env, args[4], &count) ||
       io_get_bytes(env, args[5], &records, &records_len) != 0)
     return NULL;
-  IO_CHECK_ARG(env, count <= offsets_count && count <= lengths_count && (size_t)count * SOURCE_RECORD <= records_len,
+  IO_CHECK_ARG(env, count <= offsets_count && count <= lengths_count && (size_t)count * SOURCE_RECORD_BYTES <= records_len,
                "udpSendEach: count exceeds the offsets, lengths or destinations");
   for (uint32_t start = 0; start < count;) {
     /* A run of datagrams to one family (one socket), at most SEND_CHUNK long. */
-    uint8_t family = records[(size_t)start * SOURCE_RECORD];
+    uint8_t family = records[(size_t)start * SOURCE_RECORD_BYTES];
     udp_socket *sock = &bind->sockets[family == 6 ? 1 : 0];
     uint32_t n = 0;
-    while (start < count && n < SEND_CHUNK && records[(size_t)start * SOURCE_RECORD] == family) {
-      const uint8_t *r = records + (size_t)start * SOURCE_RECORD;
+    while (start < count && n < SEND_CHUNK && records[(size_t)start * SOURCE_RECORD_BYTES] == family) {
+      const uint8_t *r = records + (size_t)start * SOURCE_RECORD_BYTES;
       int32_t offset = offsets[start], length = lengths[start];
       start++;
       if ((family != 4 && family != 6) || offset < 0 || length < 0 || (size_t)offset + (size_t)length > data_len) {

@@ -11,8 +11,9 @@
  * per callback and returning (as udp_posix.c does) loses nothing.
  *
  * Receive: Windows has no recvmmsg; we loop recvfrom() until WSAEWOULDBLOCK or a full batch,
- * straight into the JS slot buffer, and write each sender into the same 20-byte record of
- * `sources` as udp_posix.c: [family 4|6][0][port, big-endian][address, 16 bytes, IPv4 first 4].
+ * straight into the JS slot buffer, and write each sender into the same record of `sources` as
+ * udp_posix.c (SOURCE_RECORD_BYTES, io.h) with no local address: [family 4|6][0][port,
+ * big-endian][address, 16 bytes, IPv4 first 4], zeros after (no sticky source on Windows).
  * A datagram larger than its slot fails with WSAEMSGSIZE (Winsock discards the rest of it): it
  * is dropped and counted as oversized.
  *
@@ -57,7 +58,6 @@
 #define WSA_FLAG_NO_HANDLE_INHERIT 0x80
 #endif
 
-#define SOURCE_RECORD 40 /* the POSIX layout; no local address here (no sticky source on Windows) */
 /* wireguard-go asks for 7 MiB socket buffers; throughput suffers badly with the defaults. */
 #define SOCKET_BUFFER_BYTES (7 << 20)
 #define PORT_ATTEMPTS 100
@@ -275,7 +275,7 @@ static int open_pair(udp_bind *bind, uint16_t requested, int *failed_family) {
 }
 
 static void write_source(uint8_t *record, const struct sockaddr_storage *address) {
-  memset(record, 0, SOURCE_RECORD);
+  memset(record, 0, SOURCE_RECORD_BYTES);
   if (address->ss_family == AF_INET) {
     const struct sockaddr_in *v4 = (const struct sockaddr_in *)address;
     record[0] = 4;
@@ -348,7 +348,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     /* Slots stay where they are; the kept datagrams are described in order by offsets. */
     b->offsets[kept] = (int32_t)((size_t)i * b->slot_size + b->headroom);
     b->lengths[kept] = (int32_t)received[i];
-    write_source(b->sources + (size_t)kept * SOURCE_RECORD, &bind->addresses[i]);
+    write_source(b->sources + (size_t)kept * SOURCE_RECORD_BYTES, &bind->addresses[i]);
     kept++;
   }
   if (kept == 0) return;
@@ -481,10 +481,10 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     io_batch_release(env, &batch);
     return NULL;
   }
-  if (batch.capacity > 1024 || sources_len < (size_t)batch.capacity * SOURCE_RECORD ||
+  if (batch.capacity > 1024 || sources_len < (size_t)batch.capacity * SOURCE_RECORD_BYTES ||
       (uint64_t)batch.packet_capacity + batch.tailroom > INT32_MAX) {
     io_batch_release(env, &batch);
-    napi_throw_range_error(env, NULL, "udpStart: at most 1024 slots, and 40 bytes of sources per slot");
+    napi_throw_range_error(env, NULL, "udpStart: at most 1024 slots, and one sender record of sources (sourceRecordBytes) per slot");
     return NULL;
   }
   if (io_callback_init(env, &cb, args[8], "wirelane:udp") != 0) {
@@ -590,7 +590,8 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return io_number(env, sent);
 }
 
-/* udpSendEach(handle, buffer, offsets, lengths, count, destinations): datagram i to 20-byte record i (see udp_posix.c). */
+/* udpSendEach(handle, buffer, offsets, lengths, count, destinations): datagram i to sender record i
+ * (SOURCE_RECORD_BYTES each, io.h); a local address in the record is ignored here. */
 static napi_value js_send_each(napi_env env, napi_callback_info info) {
   napi_value args[6];
   udp_bind *bind;
@@ -603,10 +604,10 @@ static napi_value js_send_each(napi_env env, napi_callback_info info) {
       io_get_int32s(env, args[3], &lengths, &lengths_count) != 0 || !io_get_u32(env, args[4], &count) ||
       io_get_bytes(env, args[5], &records, &records_len) != 0)
     return NULL;
-  IO_CHECK_ARG(env, count <= offsets_count && count <= lengths_count && (size_t)count * 20 <= records_len,
+  IO_CHECK_ARG(env, count <= offsets_count && count <= lengths_count && (size_t)count * SOURCE_RECORD_BYTES <= records_len,
                "udpSendEach: count exceeds the offsets, lengths or destinations");
   for (uint32_t i = 0; i < count; i++) {
-    const uint8_t *r = records + (size_t)i * 20;
+    const uint8_t *r = records + (size_t)i * SOURCE_RECORD_BYTES;
     int32_t offset = offsets[i], length = lengths[i];
     struct sockaddr_storage to;
     int to_len;

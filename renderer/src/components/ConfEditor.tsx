@@ -4,6 +4,7 @@
  * screen reader announces. Problems belong to the text they were found in: editing clears them
  * until the next check.
  */
+import type { ConfProblem } from '../contract.js';
 import { useEffect, useLayoutEffect, useRef } from 'react';
 import { EditorState } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, highlightActiveLine } from '@codemirror/view';
@@ -11,7 +12,6 @@ import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { HighlightStyle, StreamLanguage, syntaxHighlighting } from '@codemirror/language';
 import { lintGutter, setDiagnostics, type Diagnostic } from '@codemirror/lint';
 import { tags } from '@lezer/highlight';
-import type { ConfProblem } from '../../../engine/helper/protocol.js';
 
 /** Tokens of a wg-quick file: [Section], Key = value, # comment. */
 const wgConf = StreamLanguage.define<{ afterEquals: boolean }>({

@@ -5,10 +5,9 @@
  * editor. Saving sends the text to the helper, which checks it again; the store changes only
  * when it accepts. An existing tunnel's keys stay "(hidden)": saving keeps the stored ones.
  */
+import type { ConfProblem, WirelaneApi } from '../contract.js';
 import { useEffect, useRef, useState } from 'react';
-import type { ConfProblem } from '../../../engine/helper/protocol.js';
-import type { WirelaneApi } from '../../../main/ipc-schema.js';
-import { isValidTunnelName } from '../../../main/import-bundle.js';
+import { isValidTunnelName } from '../../../engine/conf/import-bundle.js';
 import { errorText } from '../api.js';
 import { ConfEditor } from './ConfEditor.js';
 

@@ -1,5 +1,5 @@
+import type { AppSnapshot } from '../contract.js';
 /** What the window shows when the helper cannot be reached, and what to do about it. */
-import type { AppSnapshot } from '../../../main/ipc-schema.js';
 
 export function HelperState({ snapshot }: { snapshot: AppSnapshot }) {
   const helper = snapshot.helper;

@@ -1,7 +1,6 @@
 /** A tunnel's log: the helper's recent ring, then live lines as they arrive. */
+import type { LogEntry, WirelaneApi } from '../contract.js';
 import { useEffect, useState } from 'react';
-import type { LogEntry } from '../../../engine/helper/protocol.js';
-import type { WirelaneApi } from '../../../main/ipc-schema.js';
 
 const KEEP = 1000;
 

@@ -1,6 +1,6 @@
 /** The list of tunnels with their live state; arrow keys move between them. */
+import type { TunnelSummary } from '../contract.js';
 import type { KeyboardEvent } from 'react';
-import type { TunnelSummary } from '../../../engine/helper/protocol.js';
 import { stateLabel } from './TunnelPage.js';
 
 export interface TunnelListProps {

@@ -2,9 +2,8 @@
  * One tunnel: state and toggle, interface and peers, latest handshake, traffic with its live
  * graph, warnings, and the actions (edit, rename, export, delete, log).
  */
+import type { TunnelSummary, WirelaneApi } from '../contract.js';
 import { useEffect, useState } from 'react';
-import type { TunnelSummary } from '../../../engine/helper/protocol.js';
-import type { WirelaneApi } from '../../../main/ipc-schema.js';
 import { errorText } from '../api.js';
 import { readConfForDisplay, type ConfView } from '../conf-view.js';
 import { formatBytes, formatRate, handshakeAge } from '../format.js';
@@ -23,13 +22,18 @@ export interface TunnelPageProps {
   onDeleted: () => void;
 }
 
-export function stateLabel(tunnel: TunnelSummary): string {
+/** The state in words; with `now`, a reconnecting tunnel says for how long it has not answered. */
+export function stateLabel(tunnel: TunnelSummary, now?: number): string {
   const state = tunnel.status.status;
   switch (state.state) {
     case 'connected':
       return 'Connected';
     case 'connecting':
       return 'Connecting…';
+    case 'reconnecting':
+      return now === undefined
+        ? 'Reconnecting…'
+        : `Reconnecting — not answering for ${Math.max(0, Math.round((now - state.unansweredSince) / 1000))} s`;
     case 'failed':
       return 'Failed';
     case 'disconnected':
@@ -45,7 +49,7 @@ export function TunnelPage({ tunnel, rates, wirelane, now, onEdit, onRename, onD
   const [showLog, setShowLog] = useState(false);
   const status = tunnel.status;
   const state = status.status.state;
-  const on = state === 'connected' || state === 'connecting';
+  const on = state === 'connected' || state === 'connecting' || state === 'reconnecting';
 
   // Re-read the configuration when the tunnel's identity or endpoints change.
   const endpointsKey = tunnel.endpoints.join(',');
@@ -92,7 +96,7 @@ export function TunnelPage({ tunnel, rates, wirelane, now, onEdit, onRename, onD
       <header className="tunnel-header">
         <h2 id="tunnel-title">{tunnel.name}</h2>
         <span className={`state-badge state-${state}`} data-testid="tunnel-state">
-          {stateLabel(tunnel)}
+          {stateLabel(tunnel, now)}
         </span>
         <button
           type="button"
@@ -183,7 +187,7 @@ export function TunnelPage({ tunnel, rates, wirelane, now, onEdit, onRename, onD
           </>
         )}
       </dl>
-      <ThroughputGraph samples={rates} label={`Throughput of ${tunnel.name}`} />
+      <ThroughputGraph samples={rates} now={now} label={`Throughput of ${tunnel.name}`} />
 
       <h3>Peers</h3>
       {conf === null ? (

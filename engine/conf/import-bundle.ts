@@ -5,7 +5,7 @@
  * and the window's drag-and-drop (renderer) share it.
  */
 import { unzipSync } from 'fflate';
-import { TUNNEL_NAME_PATTERN } from '../engine/helper/protocol.js';
+import { TUNNEL_NAME_PATTERN } from '../helper/protocol.js';
 
 export interface ImportCandidate {
   /** Where it came from, for messages: "office.conf" or "all.zip/office.conf". */

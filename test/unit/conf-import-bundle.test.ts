@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { strToU8, zipSync } from 'fflate';
-import { isValidTunnelName, readImportFiles, tunnelNameFromFileName } from '../../main/import-bundle.js';
+import { isValidTunnelName, readImportFiles, tunnelNameFromFileName } from '../../engine/conf/import-bundle.js';
 import { CONTENT_SECURITY_POLICY, isAllowedRequestUrl, secureWebPreferences } from '../../main/window-security.js';
 
 const conf = '[Interface]\nPrivateKey = x\n';
