@@ -35,6 +35,9 @@ import { TUNNEL_NAME_PATTERN, logLevelSchema, type ConfProblem } from '../helper
 import { createConfInspector, formatProblem } from '../helper/conf-info.js';
 import { parseConf } from '../conf/parse.js';
 
+/** How long `up` waits for the first handshake before it reports `connecting` (one REKEY_TIMEOUT and a tick). */
+const UP_WAIT_FOR_HANDSHAKE_MS = 6500;
+
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
@@ -193,8 +196,18 @@ async function runCommand(command: string, args: string[], io: CliIo, helper: ()
           if (confText !== text) reportFlags(await client.request('update', { name, confText: text }), io);
         }
       }
-      const { status } = await client.request('connect', { name });
+      let { status } = await client.request('connect', { name });
+      // The helper replies once the tunnel is up and its first handshake is on its way; a
+      // reachable server answers within a round trip, so wait a little for the truth.
+      const deadline = io.now() + UP_WAIT_FOR_HANDSHAKE_MS;
+      while (status.status.state === 'connecting' && io.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        status = (await client.request('status', { name })).tunnels[0] ?? status;
+      }
       io.stdout(`tunnel '${name}' is ${formatState(status, io.now())}\n`);
+      if (status.status.state === 'connecting') {
+        io.stdout(`no answer from its server yet; it keeps trying ('wirelane show ${name}' follows it, 'wirelane down ${name}' stops it)\n`);
+      }
       return;
     }
     case 'down': {

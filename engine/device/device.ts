@@ -487,6 +487,7 @@ export class Device implements EngineDevice {
       return;
     }
     const wallNow = this.clock.wallNow();
+    this.noteHandshakeTime(peer, session, now, wallNow);
     // A handshake retry, or a new one for lack of answers: our sticky source may be the trouble,
     // so forget it until the peer is heard from again (as wireguard-go does).
     if (session.takeSourceStale() && peer.endpoint !== null) peer.endpoint = peer.endpoint.withoutSource();
@@ -499,6 +500,14 @@ export class Device implements EngineDevice {
     }
     peer.deadline = session.nextDeadline();
     if (peer.deadline < this.timerAt) this.armTimer(peer.deadline);
+  }
+
+  /** Stamps a newly completed handshake with the wall clock (Peer.lastHandshakeWallMs). */
+  private noteHandshakeTime(peer: Peer, session: PeerSessionApi, now: number, wallNow: number): void {
+    const last = session.lastHandshake;
+    if (last === peer.lastHandshakeSeen) return;
+    peer.lastHandshakeSeen = last;
+    peer.lastHandshakeWallMs = last === null ? 0 : wallNow - (now - last);
   }
 
   private armTimer(deadline: number): void {
@@ -552,14 +561,15 @@ export class Device implements EngineDevice {
     const peers: UapiPeerSnapshot[] = [];
     for (const peer of this.peers.values()) {
       const session = peer.session;
-      const last = session?.lastHandshake ?? null;
+      if (session !== null) this.noteHandshakeTime(peer, session, now, wallNow);
       let sec = 0;
       let nsec = 0;
-      if (last !== null) {
-        const wallMs = wallNow - (now - last);
+      if (session?.lastHandshake != null && peer.lastHandshakeWallMs > 0) {
+        const wallMs = peer.lastHandshakeWallMs;
         sec = Math.floor(wallMs / 1000);
         nsec = Math.min(999_999_999, Math.round((wallMs - sec * 1000) * 1e6));
       }
+      const unanswered = session?.unansweredSince ?? null;
       peers.push({
         publicKey: Uint8Array.from(peer.publicKey),
         presharedKey: peer.presharedKey === null ? null : Uint8Array.from(peer.presharedKey),
@@ -570,6 +580,7 @@ export class Device implements EngineDevice {
         rxBytes: session?.rxBytes ?? 0,
         txBytes: peer.txBytes,
         allowedIps: this.allowedIps.entriesFor(peer),
+        unansweredSinceMs: unanswered === null ? null : wallNow - (now - unanswered),
       });
     }
     return {

@@ -18,6 +18,14 @@ export class Peer {
   persistentKeepalive = 0;
   /** Bytes of the datagrams the OS accepted for this peer (wg's tx_bytes; not what was dropped). */
   txBytes = 0;
+  /**
+   * Wall clock (Unix ms) of the last completed handshake, taken when the device saw it complete:
+   * the monotonic clock stops during sleep, so converting later would make an old handshake
+   * look fresh after a wake. 0 when none.
+   */
+  lastHandshakeWallMs = 0;
+  /** The session's monotonic lastHandshake the wall time above belongs to. */
+  lastHandshakeSeen: number | null = null;
 
   /** Datagrams encrypted in place in the current TUN batch, waiting for one send. */
   txOffsets = new Int32Array(16);

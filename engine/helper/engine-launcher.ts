@@ -201,6 +201,12 @@ function running(
       }
       return { latestHandshake: latest > 0 ? latest : null, rxBytes, txBytes, endpoint };
     },
+    peers() {
+      return device.snapshot().peers.map((peer) => {
+        const ms = peer.lastHandshakeTimeSec * 1000 + Math.floor(peer.lastHandshakeTimeNsec / 1e6);
+        return { latestHandshake: ms > 0 ? ms : null, unansweredSince: peer.unansweredSinceMs ?? null };
+      });
+    },
     details() {
       const snapshot = device.snapshot();
       return {

@@ -42,6 +42,8 @@ export function formatState(status: TunnelStatus, nowMs: number): string {
   switch (s.state) {
     case 'connected':
       return `connected for ${formatDuration((nowMs - s.since) / 1000).replace('Now', 'less than a second')}`;
+    case 'connecting':
+      return `connecting for ${formatDuration((nowMs - s.since) / 1000).replace('Now', 'less than a second')}, no handshake completed yet`;
     case 'reconnecting':
       return `reconnecting: not answering for ${formatDuration((nowMs - s.unansweredSince) / 1000).replace('Now', 'less than a second')}`;
     case 'failed':

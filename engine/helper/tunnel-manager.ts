@@ -1,9 +1,14 @@
 /**
  * The state of every tunnel the helper knows, and the one place that changes it.
  *
- *   disconnected --connect--> connecting --up ok--> connected {since} --disconnect--> disconnected
- *                                  \--up failed--> failed {reason} --connect--> connecting ...
- *   connected --interface vanished--> failed {reason}
+ *   disconnected --connect--> connecting {since} --up failed--> failed {reason} --connect--> ...
+ *   connecting --first completed handshake--> connected {since} <--answered-- reconnecting
+ *   connected --handshakes unanswered ~15 s--> reconnecting {since, unansweredSince}
+ *   any running state --interface vanished--> failed {reason};  --disconnect--> disconnected
+ *
+ * Once the tunnel is up (interface, routes, DNS) the connect request returns with `connecting`
+ * and a handshake already started, so no traffic is needed; from then on the 1-second tick
+ * moves the state by what the engine measured (tunnel-state.ts) and publishes every change.
  *
  * How a tunnel is brought up and down (parse, resolve, TUN, UDP, Device, OS configuration,
  * scripts) is the TunnelLauncher's business (engine-launcher.ts for the real engine, fakes in
@@ -14,11 +19,18 @@
  */
 import { LOG_RING_LINES, type DeviceDetails, type LogEntry, type LogLevel, type TunnelStatus, type TunnelState } from './protocol.js';
 import type { Logger } from '../logger.js';
+import { nextTunnelState, type PeerMeasurement } from './tunnel-state.js';
 
 /** What a running tunnel offers the manager. */
 export interface RunningTunnel {
   /** Traffic and handshake figures, read once a second. */
   stats(): { latestHandshake: number | null; rxBytes: number; txBytes: number; endpoint: string | null };
+  /**
+   * Per peer: last completed handshake and since when it has left us unanswered (wall-clock
+   * Unix ms), read once a second for the state. Absent (simple fakes): stats().latestHandshake
+   * stands for one peer that never goes unanswered.
+   */
+  peers?(): PeerMeasurement[];
   /** The device as `wg show` prints it. */
   details(): DeviceDetails;
   /** Re-handshakes every peer (wake from sleep, network change). */
@@ -106,13 +118,29 @@ export class TunnelManager {
       }
     }
     this.lastTick = now;
+    for (const record of this.tunnels.values()) this.updateState(record);
     this.options.onStatus?.(this.statusAll());
+  }
+
+  /** Moves a running tunnel's state by what its engine measured; publishes a change. */
+  private updateState(record: TunnelRecord): void {
+    const running = record.running;
+    if (!running) return;
+    let peers: PeerMeasurement[];
+    try {
+      peers = running.peers?.() ?? [{ latestHandshake: running.stats().latestHandshake, unansweredSince: null }];
+    } catch (err) {
+      this.log(record, 'error', `reading the engine's figures: ${(err as Error).message}`);
+      return;
+    }
+    const next = nextTunnelState(record.state, peers, this.clock.wallMs());
+    if (next !== record.state) this.setState(record, next);
   }
 
   /** Network change or wake: every connected tunnel re-handshakes now. */
   rehandshakeAll(why: string): void {
     for (const record of this.tunnels.values()) {
-      if (record.running && record.state.state === 'connected') {
+      if (record.running && this.isActive(record.name)) {
         this.log(record, 'info', `re-handshaking: ${why}`);
         record.running.rehandshakeAll();
       }
@@ -143,7 +171,7 @@ export class TunnelManager {
   /** The running device of a connected tunnel, null otherwise. */
   details(name: string): DeviceDetails | null {
     const record = this.tunnels.get(name);
-    return record?.running && record.state.state === 'connected' ? record.running.details() : null;
+    return record?.running ? record.running.details() : null;
   }
 
   logs(name: string, limit = LOG_RING_LINES): LogEntry[] {
@@ -151,18 +179,23 @@ export class TunnelManager {
     return log.slice(Math.max(0, log.length - limit));
   }
 
-  /** Brings a tunnel up; resolves with its status once connected or failed. */
+  /**
+   * Brings a tunnel up; resolves with its status once it is up and handshaking (connecting,
+   * or connected if a handshake completed already) or has failed.
+   */
   connect(name: string): Promise<TunnelStatus> {
     const record = this.record(name);
     return this.serialise(record, async () => {
-      if (record.state.state === 'connected') return this.status(name);
+      if (record.running && this.isActive(name)) return this.status(name);
       this.setState(record, { state: 'connecting', since: this.clock.wallMs() });
       const tunnelLogger = this.loggerFor(record);
       try {
         const text = this.options.readConf(name);
         const running = await this.options.launcher.up(name, text, tunnelLogger);
         record.running = running;
-        this.setState(record, { state: 'connected', since: this.clock.wallMs() });
+        // The first handshake starts now rather than with the first packet someone sends.
+        running.rehandshakeAll();
+        this.updateState(record);
         running.onClosed((reason) => {
           if (record.running !== running) return;
           record.running = null;
@@ -230,7 +263,12 @@ export class TunnelManager {
 
   private setState(record: TunnelRecord, state: TunnelState): void {
     record.state = state;
-    const text = state.state === 'failed' ? `failed: ${state.reason}` : state.state;
+    const text =
+      state.state === 'failed'
+        ? `failed: ${state.reason}`
+        : state.state === 'reconnecting'
+          ? `reconnecting: the server has not answered for ${Math.round((this.clock.wallMs() - state.unansweredSince) / 1000)} s`
+          : state.state;
     this.log(record, state.state === 'failed' ? 'error' : 'info', text);
     this.options.onStatus?.(this.statusAll());
   }

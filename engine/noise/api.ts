@@ -132,6 +132,13 @@ export interface PeerSession {
   /** Monotonic time of the last completed handshake, or null. */
   readonly lastHandshake: number | null;
   /**
+   * While a handshake initiation of ours waits for an answer: the monotonic time since which the
+   * peer has not answered anything we sent that expected an answer (data or initiations; the
+   * first of them since it was last heard). Null when no initiation waits. This is what tells a
+   * person "the server is not answering" (engine/helper/tunnel-state.ts).
+   */
+  readonly unansweredSince: number | null;
+  /**
    * Bytes of datagrams received and authenticated, as wg show counts them (whole UDP payloads).
    * What was sent is the device's to count: only it knows which datagrams the OS took.
    */

@@ -98,6 +98,15 @@ export class NoisePeerSession implements PeerSession {
   lastHandshake: number | null = null;
   rxBytes = 0;
 
+  /**
+   * Monotonic time of the first packet we sent that expected an answer (data, or a handshake
+   * initiation) since the peer last sent anything authenticated; null when it has answered.
+   * Keepalives expect none, so they do not count.
+   */
+  private unansweredSendSince: number | null = null;
+  /** Our initiation went out and nothing authenticated came back since. */
+  private initiationUnanswered = false;
+
   private readonly crypto: CryptoBackend;
   private readonly indices: IndexTable<PeerSession>;
   private local: NoiseIdentity;
@@ -404,6 +413,7 @@ export class NoisePeerSession implements PeerSession {
 
   /** Should be called after an authenticated data packet is sent. */
   private timersDataSent(now: number): void {
+    this.unansweredSendSince ??= now;
     if (this.newHandshakeAt === Infinity) this.newHandshakeAt = now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + this.jitter();
   }
 
@@ -421,6 +431,8 @@ export class NoisePeerSession implements PeerSession {
   /** Should be called after any authenticated packet is received: keepalive, data or handshake. */
   private timersAnyAuthenticatedPacketReceived(): void {
     this.newHandshakeAt = Infinity;
+    this.unansweredSendSince = null;
+    this.initiationUnanswered = false;
   }
 
   /** Should be called after a handshake initiation is sent. */
@@ -488,6 +500,12 @@ export class NoisePeerSession implements PeerSession {
     this.timersAnyAuthenticatedPacketSent();
     this.outbox.push(created.message);
     this.timersHandshakeInitiated(now);
+    this.unansweredSendSince ??= now;
+    this.initiationUnanswered = true;
+  }
+
+  get unansweredSince(): number | null {
+    return this.initiationUnanswered ? this.unansweredSendSince : null;
   }
 
   /** wireguard-go's SendKeepalive: an empty packet, unless data is staged (it serves as one). */

@@ -47,6 +47,12 @@ export interface UapiPeerSnapshot {
   rxBytes: number;
   txBytes: number;
   allowedIps: Cidr[];
+  /**
+   * Not part of the UAPI text: Unix ms since which the peer has left our data and handshake
+   * initiations unanswered while an initiation waits (PeerSession.unansweredSince); null or
+   * absent when none waits.
+   */
+  unansweredSinceMs?: number | null;
 }
 
 export interface UapiDeviceSnapshot {
