@@ -19,7 +19,7 @@ import { readImportFiles } from '../engine/conf/import-bundle.js';
 import { autostartFolder, launchCommand, startsHidden } from './launch-at-login.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { channelOf, type PickedFile, type PushName, type PushPayload } from './ipc-schema.js';
-import { notificationsFor } from './notifications.js';
+import { helperNotificationFor, notificationsFor } from './notifications.js';
 import type { DesktopServices } from './relay.js';
 import { trayModel, trayStatesChanged, type TrayAction, type TrayItem } from './tray-model.js';
 import { CONTENT_SECURITY_POLICY, isAllowedRequestUrl, secureWebPreferences } from './window-security.js';
@@ -93,9 +93,13 @@ async function start(): Promise<void> {
     tray.setContextMenu(Menu.buildFromTemplate(model.items.map((item) => menuItem(item, onTrayAction))));
   };
 
+  let lastHelper = view.snapshot().helper;
   view.onChange((change) => {
     if (change.kind === 'snapshot') {
       renderTray();
+      const note = helperNotificationFor(lastHelper, change.snapshot.helper);
+      lastHelper = change.snapshot.helper;
+      if (note && Notification.isSupported()) new Notification({ title: note.title, body: note.body }).show();
       return;
     }
     if (trayStatesChanged(change.previous, change.next)) renderTray();

@@ -93,11 +93,17 @@ export function trayModel(input: TrayInput): TrayModel {
   const icon = trayIconState(input.tunnels);
   const iconFile = `tray-${icon}${input.platform === 'darwin' ? 'Template' : ''}.png`;
   const connected = input.tunnels.filter((t) => t.status.status.state === 'connected').map((t) => t.name);
+  const reconnecting = input.tunnels.filter((t) => t.status.status.state === 'reconnecting').map((t) => t.name);
   const problem = helperLine(input.helper);
+  const parts = [
+    ...(connected.length > 0 ? [`connected to ${connected.join(', ')}`] : []),
+    // A tunnel whose server stopped answering is not "connected", whatever the others do.
+    ...(reconnecting.length > 0 ? [`${reconnecting.join(', ')} not answering, reconnecting`] : []),
+  ];
   const tooltip = problem
     ? `Wirelane: ${problem.replace(/…$/, '')}`
-    : connected.length > 0
-      ? `Wirelane: connected to ${connected.join(', ')}`
+    : parts.length > 0
+      ? `Wirelane: ${parts.join('; ')}`
       : icon === 'connecting'
         ? 'Wirelane: connecting'
         : 'Wirelane: disconnected';

@@ -564,7 +564,7 @@ export class Device implements EngineDevice {
       if (session !== null) this.noteHandshakeTime(peer, session, now, wallNow);
       let sec = 0;
       let nsec = 0;
-      if (session?.lastHandshake != null && peer.lastHandshakeWallMs > 0) {
+      if (session !== null && session.lastHandshake !== null && peer.lastHandshakeWallMs > 0) {
         const wallMs = peer.lastHandshakeWallMs;
         sec = Math.floor(wallMs / 1000);
         nsec = Math.min(999_999_999, Math.round((wallMs - sec * 1000) * 1e6));

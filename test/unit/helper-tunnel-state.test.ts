@@ -133,3 +133,11 @@ test('TunnelManager: connect returns connecting with a handshake started; the ti
   );
   assert.ok(manager.logs('office').some((e) => /reconnecting: the server has not answered for \d+ s/.test(e.message)));
 });
+
+test('wirelane show/list state line: only a handshake makes it start with connected', async () => {
+  const { formatState } = await import('../../engine/helper/show-format.js');
+  const line = (status: TunnelState) => formatState({ name: 'office', status, latestHandshake: null, rxBytes: 0, txBytes: 0, endpoint: null }, T0 + 65_000);
+  assert.equal(line({ state: 'connecting', since: T0 }), 'connecting for 1 minute, 5 seconds, no handshake completed yet');
+  assert.equal(line({ state: 'connected', since: T0 }), 'connected for 1 minute, 5 seconds');
+  assert.equal(line({ state: 'reconnecting', since: T0, unansweredSince: T0 + 45_000 }), 'reconnecting: not answering for 20 seconds');
+});

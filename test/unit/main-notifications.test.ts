@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TunnelState, TunnelStatus } from '../../engine/helper/protocol.js';
-import { notificationsFor } from '../../main/notifications.js';
+import { helperNotificationFor, notificationsFor } from '../../main/notifications.js';
+import type { HelperAvailability } from '../../main/ipc-schema.js';
 
 const status = (name: string, s: TunnelState): TunnelStatus => ({ name, status: s, latestHandshake: null, rxBytes: 0, txBytes: 0, endpoint: '192.0.2.1:51820' });
 
@@ -23,4 +24,43 @@ test('a disconnect the person asked for, an unchanged state and a new tunnel are
   assert.equal(requested.has('a'), false, 'the request is forgotten once seen');
   assert.deepEqual(notificationsFor([status('a', { state: 'connected', since: 1 })], [status('a', { state: 'connected', since: 1 })], requested), []);
   assert.deepEqual(notificationsFor([], [status('b', { state: 'connected', since: 1 })], requested), []);
+});
+
+test('dropped (connected -> reconnecting), restored (reconnecting -> connected), failed: exactly one notification per event over a run of status updates', () => {
+  const none = new Set<string>();
+  // What the helper sends once a second, counters and the unanswered time moving on each.
+  const timeline: TunnelState[] = [
+    { state: 'connecting', since: 1 },
+    { state: 'connecting', since: 1 },
+    { state: 'connected', since: 2 },
+    { state: 'connected', since: 2 },
+    { state: 'reconnecting', since: 2, unansweredSince: 10 },
+    { state: 'reconnecting', since: 2, unansweredSince: 10 },
+    { state: 'reconnecting', since: 2, unansweredSince: 12 },
+    { state: 'connected', since: 2 },
+    { state: 'connected', since: 2 },
+    { state: 'reconnecting', since: 2, unansweredSince: 30 },
+    { state: 'failed', reason: 'the interface a was removed' },
+    { state: 'failed', reason: 'the interface a was removed' },
+  ];
+  const titles: string[] = [];
+  for (let i = 1; i < timeline.length; i++) {
+    const before = { ...status('a', timeline[i - 1]!), rxBytes: i };
+    const after = { ...status('a', timeline[i]!), rxBytes: i + 1 };
+    for (const note of notificationsFor([before], [after], none)) titles.push(note.title);
+  }
+  assert.deepEqual(titles, ['Connected to a', 'a dropped', 'a restored', 'a dropped', 'a failed']);
+  assert.deepEqual(notificationsFor([status('a', { state: 'connecting', since: 1 })], [status('a', { state: 'reconnecting', since: 1, unansweredSince: 2 })], none), []);
+  assert.equal(notificationsFor([status('a', { state: 'reconnecting', since: 1, unansweredSince: 2 })], [status('a', { state: 'connected', since: 1 })], none)[0]?.body, 'Its server answers again; traffic flows through the tunnel.');
+});
+
+test('"the helper stopped" once when a running helper goes away, not again until it ran again', () => {
+  const socketPath = '/run/wirelane/helper.sock';
+  const running: HelperAvailability = { state: 'running', socketPath, helperVersion: '1', platform: 'linux' };
+  const gone: HelperAvailability = { state: 'not_running', socketPath, detail: 'nothing listens on its socket' };
+  const connecting: HelperAvailability = { state: 'connecting', socketPath };
+  const sequence = [connecting, running, running, gone, connecting, gone, running, gone];
+  const notes = sequence.slice(1).map((next, i) => helperNotificationFor(sequence[i]!, next)).filter((n) => n !== null);
+  assert.equal(notes.length, 2);
+  assert.equal(notes[0]?.title, 'The Wirelane service stopped');
 });

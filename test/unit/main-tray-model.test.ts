@@ -62,7 +62,7 @@ test('many tunnels: one toggle each in order, icon is the most connected state',
   const tunnels = states.map((s, i) => tunnel(`t${i}`, s));
   const model = trayModel({ helper: running, tunnels, launchAtLogin: false, platform: 'linux' });
   assert.equal(model.icon, 'connected');
-  assert.equal(model.tooltip, 'Wirelane: connected to t2');
+  assert.equal(model.tooltip, 'Wirelane: connected to t2; t3 not answering, reconnecting');
   const toggles = model.items.filter((i) => i.kind === 'checkbox' && i.label !== 'Launch at login');
   assert.deepEqual(labels(toggles), ['t0 — off', 't1 — connecting…', 't2 — connected', 't3 — reconnecting…', 't4 — failed']);
 

@@ -56,6 +56,16 @@ describe('TunnelPage', () => {
     expect(screen.getByRole('switch', { name: 'Disconnect office' }).getAttribute('aria-checked')).toBe('true');
   });
 
+  it('a tunnel whose server stopped answering says Reconnecting and for how long, still switched on; connecting is not Connected', () => {
+    page(tunnel({}, { state: 'reconnecting', since: NOW - 600_000, unansweredSince: NOW - 17_000 }));
+    expect(screen.getByTestId('tunnel-state').textContent).toBe('Reconnecting — not answering for 17 s');
+    expect(screen.getByTestId('tunnel-state').className).toContain('state-reconnecting');
+    expect(screen.getByRole('switch', { name: 'Disconnect office' }).getAttribute('aria-checked')).toBe('true');
+    cleanup();
+    page(tunnel({}, { state: 'connecting', since: NOW - 30_000 }));
+    expect(screen.getByTestId('tunnel-state').textContent).toBe('Connecting…');
+  });
+
   it('a tunnel that never handshook says Never; a failed one shows the reason', () => {
     const t = tunnel({}, { state: 'failed', reason: 'cannot resolve vpn.example.com' });
     page({ ...t, status: { ...t.status, latestHandshake: null } });
