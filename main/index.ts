@@ -10,17 +10,18 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { applicationMenuTemplate } from './app-menu.js';
 import { createAppCore } from './app-core.js';
 import { consoleLogger as logger } from './console-logger.js';
 import { createDesktopSettings } from './desktop-settings.js';
 import { appBundleOf, installCommand, installWasCancelled } from './helper-install-darwin.js';
 import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
-import { readImportFiles } from '../engine/conf/import-bundle.js';
 import { autostartFolder, launchCommand, startsHidden } from './launch-at-login.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { channelOf, type PickedFile, type PushName, type PushPayload } from './ipc-schema.js';
-import { helperNotificationFor, notificationsFor } from './notifications.js';
+import { helperNotificationFor, NotificationGate, notificationsFor } from './notifications.js';
 import type { DesktopServices } from './relay.js';
+import { createTrayActions } from './tray-actions.js';
 import { trayModel, trayStatesChanged, type TrayAction, type TrayItem } from './tray-model.js';
 import { CONTENT_SECURITY_POLICY, isAllowedRequestUrl, secureWebPreferences } from './window-security.js';
 
@@ -31,6 +32,8 @@ const rendererIndex = join(appRoot, 'renderer', 'dist', 'index.html');
 const preloadPath = join(appRoot, 'dist', 'preload', 'preload.cjs');
 const trayIconDir = app.isPackaged ? join(process.resourcesPath, 'tray') : join(appRoot, 'build', 'tray');
 const pageUrl = pathToFileURL(rendererIndex).href;
+// Reload and developer tools are for an unpackaged app (npm start) only.
+const development = !app.isPackaged;
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -79,6 +82,7 @@ async function start(): Promise<void> {
 
   // --- tray -----------------------------------------------------------------------------------
   const tray = new Tray(nativeImage.createEmpty());
+  let clickOpensWindow = false;
   const renderTray = () => {
     const model = trayModel({
       helper: view.snapshot().helper,
@@ -91,23 +95,26 @@ async function start(): Promise<void> {
     tray.setImage(image);
     tray.setToolTip(model.tooltip);
     tray.setContextMenu(Menu.buildFromTemplate(model.items.map((item) => menuItem(item, onTrayAction))));
+    clickOpensWindow = model.clickOpensWindow;
   };
+  tray.on('click', () => {
+    if (clickOpensWindow) void showWindow();
+  });
 
+  const notifications = new NotificationGate((note) => {
+    if (Notification.isSupported()) new Notification({ title: note.title, body: note.body }).show();
+  });
   let lastHelper = view.snapshot().helper;
   view.onChange((change) => {
     if (change.kind === 'snapshot') {
       renderTray();
       const note = helperNotificationFor(lastHelper, change.snapshot.helper);
       lastHelper = change.snapshot.helper;
-      if (note && Notification.isSupported()) new Notification({ title: note.title, body: note.body }).show();
+      if (note) notifications.offer(note);
       return;
     }
     if (trayStatesChanged(change.previous, change.next)) renderTray();
-    if (Notification.isSupported()) {
-      for (const note of notificationsFor(change.previous, change.next, requestedDisconnects)) {
-        new Notification({ title: note.title, body: note.body }).show();
-      }
-    }
+    for (const note of notificationsFor(change.previous, change.next, requestedDisconnects)) notifications.offer(note);
   });
 
   // --- window ---------------------------------------------------------------------------------
@@ -124,7 +131,9 @@ async function start(): Promise<void> {
       minHeight: 480,
       title: 'Wirelane',
       show: false,
-      webPreferences: secureWebPreferences(preloadPath),
+      // Windows and Linux: the menu bar appears with Alt, so the window's whole height is the app's.
+      autoHideMenuBar: process.platform !== 'darwin',
+      webPreferences: secureWebPreferences(preloadPath, { development }),
     });
     window = created;
     created.webContents.on('will-navigate', (event) => event.preventDefault());
@@ -162,48 +171,36 @@ async function start(): Promise<void> {
 
   registerIpcHandlers(ipcMain, relay, { webContentsId: () => (window && !window.isDestroyed() ? window.webContents.id : null), pageUrl }, logger);
 
-  async function onTrayAction(action: TrayAction): Promise<void> {
-    switch (action.type) {
-      case 'connect': {
-        const result = await relay.connectTunnel(action.name);
-        if (!result.ok && Notification.isSupported()) new Notification({ title: `${action.name} did not connect`, body: result.error.message }).show();
-        return;
-      }
-      case 'disconnect':
-        await relay.disconnectTunnel(action.name);
-        return;
-      case 'manage':
-        await showWindow();
-        return;
-      case 'import': {
-        const files = await desktop.pickImportFiles();
-        if (!files) return;
-        // Check the bundle here so a file with nothing usable says so even with no window open.
-        const bundle = readImportFiles(files);
-        if (bundle.candidates.length === 0) {
-          dialog.showErrorBox('Nothing to import', bundle.skipped.join('\n') || 'No .conf file was chosen.');
-          return;
-        }
-        const shown = await showWindow();
-        shown.webContents.send(channelOf('onImportFiles'), files);
-        return;
-      }
-      case 'toggle-launch-at-login': {
-        const changed = await settings.change({ launchAtLogin: action.enabled });
-        if (!changed.ok) dialog.showErrorBox('Launch at login was not changed', changed.error.message);
-        return;
-      }
-      case 'quit':
-        app.quit();
-        return;
-    }
-  }
+  const onTrayAction = createTrayActions({
+    relay,
+    settings,
+    notifications,
+    showWindow: async () => void (await showWindow()),
+    pickImportFiles: () => desktop.pickImportFiles(),
+    importInWindow: async (files) => {
+      const shown = await showWindow();
+      shown.webContents.send(channelOf('onImportFiles'), files);
+    },
+    showError: (title, body) => dialog.showErrorBox(title, body),
+    quit: () => app.quit(),
+  });
+
+  Menu.setApplicationMenu(
+    Menu.buildFromTemplate(
+      applicationMenuTemplate({
+        platform: process.platform,
+        development,
+        onImport: () => void onTrayAction({ type: 'import' }),
+        onShowWindow: () => void showWindow(),
+      }),
+    ),
+  );
 
   // --- session hardening ----------------------------------------------------------------------
   const appRootUrl = pathToFileURL(join(appRoot, 'renderer', 'dist') + '/').href;
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   session.defaultSession.webRequest.onBeforeRequest((details, callback) => {
-    callback({ cancel: !isAllowedRequestUrl(details.url, appRootUrl) });
+    callback({ cancel: !isAllowedRequestUrl(details.url, appRootUrl, { development }) });
   });
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });

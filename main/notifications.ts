@@ -1,5 +1,6 @@
 /**
- * Which desktop notifications a change deserves. Pure: index.ts shows them.
+ * Which desktop notifications a change deserves, and the gate that keeps them to one per event
+ * (NotificationGate). Pure: index.ts shows them.
  *
  * Tunnels, by transition of their state (one notification per transition, never per status
  * update: the helper sends one a second with fresh counters):
@@ -16,7 +17,13 @@
 import type { TunnelState, TunnelStatus } from '../engine/helper/protocol.js';
 import type { HelperAvailability } from './ipc-schema.js';
 
+/** What happened; with the tunnel's name, the key that two reports of one event share. */
+export type NotificationKind = 'connected' | 'restored' | 'dropped' | 'failed' | 'disconnected' | 'helper-stopped';
+
 export interface TunnelNotification {
+  /** The tunnel's name ('' for the helper's own). */
+  tunnel: string;
+  kind: NotificationKind;
   title: string;
   body: string;
 }
@@ -47,19 +54,20 @@ export function notificationsFor(
 
 function tunnelNotification(status: TunnelStatus, was: StateName): TunnelNotification | null {
   const { name } = status;
+  const tunnel = name;
   const now = status.status;
   switch (now.state) {
     case 'connected':
-      if (was === 'reconnecting') return { title: `${name} restored`, body: 'Its server answers again; traffic flows through the tunnel.' };
-      return { title: `Connected to ${name}`, body: status.endpoint ? `Through ${status.endpoint}.` : 'The tunnel is up.' };
+      if (was === 'reconnecting') return { tunnel, kind: 'restored', title: `${name} restored`, body: 'Its server answers again; traffic flows through the tunnel.' };
+      return { tunnel, kind: 'connected', title: `Connected to ${name}`, body: status.endpoint ? `Through ${status.endpoint}.` : 'The tunnel is up.' };
     case 'reconnecting':
     case 'connecting':
       if (was !== 'connected') return null;
-      return { title: `${name} dropped`, body: 'Its server stopped answering; Wirelane keeps trying to reconnect.' };
+      return { tunnel, kind: 'dropped', title: `${name} dropped`, body: 'Its server stopped answering; Wirelane keeps trying to reconnect.' };
     case 'failed':
-      return { title: `${name} failed`, body: now.reason };
+      return { tunnel, kind: 'failed', title: `${name} failed`, body: now.reason };
     case 'disconnected':
-      return isOn(was) ? { title: `${name} disconnected`, body: 'The tunnel went down.' } : null;
+      return isOn(was) ? { tunnel, kind: 'disconnected', title: `${name} disconnected`, body: 'The tunnel went down.' } : null;
   }
 }
 
@@ -67,7 +75,45 @@ function tunnelNotification(status: TunnelStatus, was: StateName): TunnelNotific
 export function helperNotificationFor(previous: HelperAvailability, next: HelperAvailability): TunnelNotification | null {
   if (previous.state !== 'running' || next.state === 'running') return null;
   return {
+    tunnel: '',
+    kind: 'helper-stopped',
     title: 'The Wirelane service stopped',
     body: 'Tunnel states are unknown until it is back; tunnels that were on come back on when it restarts.',
   };
+}
+
+/** A failed connect request as a notification (the tray has no window to show it in). */
+export function connectFailureNotification(tunnel: string, message: string): TunnelNotification {
+  return { tunnel, kind: 'failed', title: `${tunnel} did not connect`, body: message };
+}
+
+/**
+ * One notification per event. A failed connect from the tray is reported twice over: by the
+ * request's error reply and by the tunnel's state turning to failed, in either order. Both go
+ * through here; the second report of the same tunnel and kind is dropped when it comes within
+ * `windowMs` of the first, or, for a request, when the first came after the request began.
+ */
+export class NotificationGate {
+  private readonly lastShown = new Map<string, number>();
+
+  constructor(
+    private readonly show: (note: TunnelNotification) => void,
+    private readonly now: () => number = Date.now,
+    private readonly windowMs = 5000,
+  ) {}
+
+  /**
+   * Shows `note` unless the same event was shown already. `since`: the moment the event began
+   * (a request's start); a report of the same tunnel and kind shown after it covers this one.
+   */
+  offer(note: TunnelNotification, since?: number): boolean {
+    const key = `${note.tunnel}\n${note.kind}`;
+    const now = this.now();
+    const last = this.lastShown.get(key);
+    const coveredFrom = since ?? now - this.windowMs;
+    if (last !== undefined && last >= coveredFrom) return false;
+    this.lastShown.set(key, now);
+    this.show(note);
+    return true;
+  }
 }

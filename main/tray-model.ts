@@ -6,7 +6,8 @@
 import type { TunnelStatus, TunnelSummary } from '../engine/helper/protocol.js';
 import type { HelperAvailability } from './ipc-schema.js';
 
-export type TrayIconState = 'disconnected' | 'connecting' | 'connected';
+/** One per icon in build/tray (drawn by scripts/tray-icons.ts). */
+export type TrayIconState = 'connected' | 'connecting' | 'reconnecting' | 'failed' | 'helper-down' | 'disconnected';
 
 export type TrayAction =
   | { type: 'connect'; name: string }
@@ -29,6 +30,11 @@ export interface TrayModel {
   /** File name of the icon under the tray icon folder; macOS gets template images. */
   iconFile: string;
   tooltip: string;
+  /**
+   * Whether a left click on the icon opens the window. Windows and Linux users expect that (the
+   * menu is on the right button); on macOS a click opens the menu, as every menu bar extra does.
+   */
+  clickOpensWindow: boolean;
   items: TrayItem[];
 }
 
@@ -51,10 +57,18 @@ export function trayStatesChanged(previous: readonly TunnelStatus[], next: reado
   });
 }
 
-/** The tray icon shows the "most connected" state of any tunnel. */
-export function trayIconState(tunnels: readonly TunnelSummary[]): TrayIconState {
-  if (tunnels.some((t) => t.status.status.state === 'connected')) return 'connected';
-  if (tunnels.some((t) => t.status.status.state === 'connecting' || t.status.status.state === 'reconnecting')) return 'connecting';
+/**
+ * The icon: the helper being unreachable first (nothing below is known then), then a tunnel that
+ * was up and lost its peer (traffic may not be protected: worth seeing even beside a good one),
+ * then the most connected state of any tunnel; a failure shows only while nothing is on.
+ */
+export function trayIconState(helper: HelperAvailability, tunnels: readonly TunnelSummary[]): TrayIconState {
+  if (helper.state === 'not_running' || helper.state === 'not_installed' || helper.state === 'refused') return 'helper-down';
+  const has = (state: string) => tunnels.some((t) => t.status.status.state === state);
+  if (has('reconnecting')) return 'reconnecting';
+  if (has('connected')) return 'connected';
+  if (has('connecting')) return 'connecting';
+  if (has('failed')) return 'failed';
   return 'disconnected';
 }
 
@@ -90,23 +104,19 @@ function helperLine(helper: HelperAvailability): string | null {
 }
 
 export function trayModel(input: TrayInput): TrayModel {
-  const icon = trayIconState(input.tunnels);
+  const icon = trayIconState(input.helper, input.tunnels);
   const iconFile = `tray-${icon}${input.platform === 'darwin' ? 'Template' : ''}.png`;
-  const connected = input.tunnels.filter((t) => t.status.status.state === 'connected').map((t) => t.name);
-  const reconnecting = input.tunnels.filter((t) => t.status.status.state === 'reconnecting').map((t) => t.name);
+  const named = (state: string) => input.tunnels.filter((t) => t.status.status.state === state).map((t) => t.name);
+  const connected = named('connected');
+  const reconnecting = named('reconnecting');
   const problem = helperLine(input.helper);
-  const parts = [
-    ...(connected.length > 0 ? [`connected to ${connected.join(', ')}`] : []),
-    // A tunnel whose server stopped answering is not "connected", whatever the others do.
-    ...(reconnecting.length > 0 ? [`${reconnecting.join(', ')} not answering, reconnecting`] : []),
-  ];
-  const tooltip = problem
-    ? `Wirelane: ${problem.replace(/…$/, '')}`
-    : parts.length > 0
-      ? `Wirelane: ${parts.join('; ')}`
-      : icon === 'connecting'
-        ? 'Wirelane: connecting'
-        : 'Wirelane: disconnected';
+  const parts: string[] = [];
+  if (connected.length > 0) parts.push(`connected to ${connected.join(', ')}`);
+  // A tunnel whose server stopped answering is not "connected", whatever the others do.
+  if (reconnecting.length > 0) parts.push(`${reconnecting.join(', ')} not answering, reconnecting`);
+  if (parts.length === 0 && icon === 'connecting') parts.push('connecting');
+  if (parts.length === 0 && icon === 'failed') parts.push(`${named('failed').join(', ')} failed`);
+  const tooltip = problem ? `Wirelane: ${problem.replace(/…$/, '')}` : `Wirelane: ${parts.length > 0 ? parts.join('; ') : 'disconnected'}`;
 
   const items: TrayItem[] = [];
   if (problem) {
@@ -138,5 +148,5 @@ export function trayModel(input: TrayInput): TrayModel {
     action: { type: 'toggle-launch-at-login', enabled: !input.launchAtLogin },
   });
   items.push({ kind: 'action', label: 'Quit Wirelane', action: { type: 'quit' } });
-  return { icon, iconFile, tooltip, items };
+  return { icon, iconFile, tooltip, clickOpensWindow: input.platform !== 'darwin', items };
 }

@@ -28,10 +28,11 @@ export const CONTENT_SECURITY_POLICY = [
  */
 export const BROWSER_HOST_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("connect-src 'none'", "connect-src 'self'");
 
-/** webPreferences of the only window. */
-export function secureWebPreferences(preloadPath: string) {
+/** webPreferences of the only window; developer tools only in development (an unpackaged app). */
+export function secureWebPreferences(preloadPath: string, options: { development?: boolean } = {}) {
   return {
     preload: preloadPath,
+    devTools: options.development === true,
     contextIsolation: true,
     sandbox: true,
     nodeIntegration: false,
@@ -45,9 +46,9 @@ export function secureWebPreferences(preloadPath: string) {
   } as const;
 }
 
-/** Whether a request the window makes may go out: only our own files and devtools. */
-export function isAllowedRequestUrl(url: string, appRootUrl: string): boolean {
-  if (url.startsWith('devtools://')) return true;
+/** Whether a request the window makes may go out: only our own files (and devtools in development). */
+export function isAllowedRequestUrl(url: string, appRootUrl: string, options: { development?: boolean } = {}): boolean {
+  if (url.startsWith('devtools://')) return options.development === true;
   if (!url.startsWith('file://')) return false;
   try {
     return new URL(url).pathname.startsWith(new URL(appRootUrl).pathname);

@@ -50,10 +50,14 @@ test('the window is locked down: isolation, sandbox, no Node, scripts from self 
   assert.equal(prefs.sandbox, true);
   assert.equal(prefs.nodeIntegration, false);
   assert.equal(prefs.webviewTag, false);
+  assert.equal(prefs.devTools, false, 'no developer tools in the released app');
+  assert.equal(secureWebPreferences('/app/preload.cjs', { development: true }).devTools, true);
   assert.match(CONTENT_SECURITY_POLICY, /script-src 'self'(;|$)/);
   assert.match(CONTENT_SECURITY_POLICY, /default-src 'none'/);
   const root = 'file:///opt/Wirelane/resources/app.asar/renderer/dist/';
   assert.equal(isAllowedRequestUrl(`${root}assets/index.js`, root), true);
   assert.equal(isAllowedRequestUrl('https://example.com/x.js', root), false);
   assert.equal(isAllowedRequestUrl('file:///etc/passwd', root), false);
+  assert.equal(isAllowedRequestUrl('devtools://devtools/bundled/inspector.html', root), false);
+  assert.equal(isAllowedRequestUrl('devtools://devtools/bundled/inspector.html', root, { development: true }), true);
 });

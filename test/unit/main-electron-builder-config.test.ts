@@ -56,10 +56,18 @@ test('every file the config names exists, and every tray icon the tray model can
   }
   const running = { state: 'running', socketPath: '', helperVersion: '', platform: '' } as const;
   for (const platform of ['linux', 'darwin', 'win32'] as const) {
-    for (const state of [{ state: 'disconnected' }, { state: 'connecting', since: 1 }, { state: 'connected', since: 0 }] as const) {
+    for (const state of [
+      { state: 'disconnected' },
+      { state: 'connecting', since: 1 },
+      { state: 'connected', since: 0 },
+      { state: 'reconnecting', since: 0, unansweredSince: 1 },
+      { state: 'failed', reason: 'x' },
+    ] as const) {
       const tunnel = { name: 't', publicKey: '', addresses: [], endpoints: [], hasScripts: false, fullTunnel: false, killSwitch: false, status: { name: 't', status: state, latestHandshake: null, rxBytes: 0, txBytes: 0, endpoint: null } };
       const { iconFile } = trayModel({ helper: running, tunnels: [tunnel], launchAtLogin: false, platform });
       assert.ok(existsSync(repoPath('build', 'tray', iconFile)), iconFile);
     }
+    const down = trayModel({ helper: { state: 'not_running', socketPath: '', detail: '' }, tunnels: [], launchAtLogin: false, platform });
+    assert.ok(existsSync(repoPath('build', 'tray', down.iconFile)), down.iconFile);
   }
 });

@@ -43,8 +43,8 @@ test('one tunnel in every state: icon, toggle direction, checked mark and state 
     disconnected: { icon: 'disconnected', checked: false, action: 'connect', word: 'off' },
     connecting: { icon: 'connecting', checked: true, action: 'disconnect', word: 'connecting…' },
     connected: { icon: 'connected', checked: true, action: 'disconnect', word: 'connected' },
-    reconnecting: { icon: 'connecting', checked: true, action: 'disconnect', word: 'reconnecting…' },
-    failed: { icon: 'disconnected', checked: false, action: 'connect', word: 'failed' },
+    reconnecting: { icon: 'reconnecting', checked: true, action: 'disconnect', word: 'reconnecting…' },
+    failed: { icon: 'failed', checked: false, action: 'connect', word: 'failed' },
   } as const;
   for (const state of states) {
     const model = trayModel({ helper: running, tunnels: [tunnel('office', state)], launchAtLogin: true, platform: 'linux' });
@@ -58,11 +58,16 @@ test('one tunnel in every state: icon, toggle direction, checked mark and state 
   }
 });
 
-test('many tunnels: one toggle each in order, icon is the most connected state', () => {
+test('many tunnels: one toggle each in order; the icon shows a reconnecting tunnel first, then the most connected state', () => {
   const tunnels = states.map((s, i) => tunnel(`t${i}`, s));
   const model = trayModel({ helper: running, tunnels, launchAtLogin: false, platform: 'linux' });
-  assert.equal(model.icon, 'connected');
+  assert.equal(model.icon, 'reconnecting');
   assert.equal(model.tooltip, 'Wirelane: connected to t2; t3 not answering, reconnecting');
+  const withoutReconnecting = trayModel({ helper: running, tunnels: tunnels.filter((t) => t.name !== 't3'), launchAtLogin: false, platform: 'linux' });
+  assert.equal(withoutReconnecting.icon, 'connected');
+  assert.equal(withoutReconnecting.tooltip, 'Wirelane: connected to t2');
+  const onlyFailed = trayModel({ helper: running, tunnels: [tunnels[0]!, tunnels[4]!], launchAtLogin: false, platform: 'linux' });
+  assert.deepEqual([onlyFailed.icon, onlyFailed.tooltip], ['failed', 'Wirelane: t4 failed']);
   const toggles = model.items.filter((i) => i.kind === 'checkbox' && i.label !== 'Launch at login');
   assert.deepEqual(labels(toggles), ['t0 — off', 't1 — connecting…', 't2 — connected', 't3 — reconnecting…', 't4 — failed']);
 
@@ -76,12 +81,24 @@ test('macOS gets template images', () => {
   assert.equal(model.iconFile, 'tray-connectedTemplate.png');
 });
 
+test('a left click opens the window on Windows and Linux; on macOS it opens the menu', () => {
+  const model = (platform: NodeJS.Platform) => trayModel({ helper: running, tunnels: [], launchAtLogin: false, platform });
+  assert.equal(model('win32').clickOpensWindow, true);
+  assert.equal(model('linux').clickOpensWindow, true);
+  assert.equal(model('darwin').clickOpensWindow, false);
+});
+
 test('helper not running: no toggles, a line saying so, import still offered', () => {
   const helper: HelperAvailability = { state: 'not_running', socketPath: '/run/wirelane/helper.sock', detail: 'nothing listens on its socket' };
   const model = trayModel({ helper, tunnels: [], launchAtLogin: false, platform: 'linux' });
   assert.equal(model.items[0]?.kind, 'label');
   assert.equal(labels(model.items)[0], 'Wirelane service not running');
   assert.equal(model.tooltip, 'Wirelane: Wirelane service not running');
+  assert.deepEqual([model.icon, model.iconFile], ['helper-down', 'tray-helper-down.png']);
+  for (const state of ['not_installed', 'refused'] as const) {
+    const down = trayModel({ helper: { ...helper, state }, tunnels: [], launchAtLogin: false, platform: 'darwin' });
+    assert.equal(down.iconFile, 'tray-helper-downTemplate.png');
+  }
   assert.ok(!model.items.some((i) => i.kind === 'checkbox' && i.action.type === 'connect'));
 });
 
