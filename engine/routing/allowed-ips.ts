@@ -6,10 +6,15 @@
  * address of a decrypted packet must map back to the peer it came from, or the packet is dropped.
  *
  * The table is a path-compressed binary trie per address family, the structure the kernel and
- * wireguard-go use. Every node holds a prefix (key bytes with host bits cleared, and its length)
- * and two children chosen by the bit just after the prefix; nodes without a value exist only
- * where two branches split. A lookup walks from the root while the node's prefix contains the
+ * wireguard-go use. Every node holds a prefix (key with host bits cleared, and its length) and
+ * two children chosen by the bit just after the prefix; nodes without a value exist only where
+ * two branches split. A lookup walks from the root while the node's prefix contains the
  * address, remembering the last node with a value: at most 33 / 129 steps, no allocation.
+ *
+ * Nodes live in typed arrays (struct of arrays, indices for links) rather than one object each:
+ * a device with 1000 peers of 131 allowed IPs has some 260,000 nodes, and an object with a
+ * children array and a Uint8Array key cost about 300 bytes of heap apiece; here a node is 22
+ * (IPv4) or 34 (IPv6) bytes plus a slot in the values array. Freed nodes are reused.
  *
  * Inserting an existing prefix moves it to the new value (as `wg set ... allowed-ips` moves a
  * route from one peer to another). Each value's nodes are also kept in a set, so removing a peer
@@ -17,154 +22,280 @@
  */
 import { compareCidr, type Cidr } from './cidr.js';
 
-interface TrieNode<T> {
-  /** Prefix bytes, host bits cleared (4 or 16 bytes). */
-  readonly key: Uint8Array;
-  /** Prefix length in bits. */
-  readonly bits: number;
-  readonly children: [TrieNode<T> | null, TrieNode<T> | null];
-  parent: TrieNode<T> | null;
-  hasValue: boolean;
-  value: T | undefined;
+/** No node (a missing child, the parent of the root, the end of the free list). */
+const NONE = -1;
+const INITIAL_NODES = 64;
+
+/** The first `bits` (0..32) bits of a 32-bit word set, the rest clear. */
+function wordMask(bits: number): number {
+  return bits === 0 ? 0 : -1 << (32 - bits);
 }
 
-/** Bit `index` (0 = most significant bit of byte 0) of the address at buf[offset...]. */
-function bitAt(buf: Uint8Array, offset: number, index: number): 0 | 1 {
-  return ((buf[offset + (index >>> 3)]! >>> (7 - (index & 7))) & 1) as 0 | 1;
+/** Big-endian 32-bit word of buf[at..at+4), as an int32. */
+function readWord(buf: Uint8Array, at: number): number {
+  return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
 }
 
-/** Whether the address at buf[offset...] lies inside the node's prefix. */
-function prefixContains<T>(node: TrieNode<T>, buf: Uint8Array, offset: number): boolean {
-  const key = node.key;
-  const fullBytes = node.bits >>> 3;
-  for (let i = 0; i < fullBytes; i++) if (key[i] !== buf[offset + i]) return false;
-  const rest = node.bits & 7;
-  if (rest === 0) return true;
-  const mask = (0xff << (8 - rest)) & 0xff;
-  return ((buf[offset + fullBytes]! ^ key[fullBytes]!) & mask) === 0;
-}
-
-/** Number of leading bits two equally long addresses share. */
-function commonBits(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]! ^ b[i]!;
-    if (x !== 0) return i * 8 + Math.clz32(x) - 24;
-  }
-  return a.length * 8;
-}
-
-/** A copy of `address` keeping only its first `bits` bits. */
-function masked(address: Uint8Array, bits: number): Uint8Array {
-  const out = new Uint8Array(address.length);
-  const fullBytes = bits >>> 3;
-  out.set(address.subarray(0, fullBytes));
-  const rest = bits & 7;
-  if (rest !== 0) out[fullBytes] = address[fullBytes]! & ((0xff << (8 - rest)) & 0xff);
-  return out;
-}
-
-function newNode<T>(key: Uint8Array, bits: number): TrieNode<T> {
-  return { key, bits, children: [null, null], parent: null, hasValue: false, value: undefined };
-}
-
-/** One family's trie. */
+/** One family's trie: node i's key is keys[i*words ...], its links child0/child1/parent[i]. */
 class PrefixTrie<T> {
-  root: TrieNode<T> | null = null;
+  root = NONE;
+  /** 32-bit words of a key: 1 (IPv4) or 4 (IPv6). */
+  readonly words: 1 | 4;
+  private capacity = 0;
+  private keys = new Int32Array(0);
+  private prefixBits = new Uint8Array(0);
+  private child0 = new Int32Array(0);
+  private child1 = new Int32Array(0);
+  private parents = new Int32Array(0);
+  private hasValues = new Uint8Array(0);
+  private values: Array<T | undefined> = [];
+  private used = 0;
+  private freeHead = NONE;
+  /** The address being looked up or inserted, as words (no allocation per call). */
+  private readonly probe = new Int32Array(4);
 
-  constructor(readonly addressBytes: 4 | 16) {}
+  constructor(readonly addressBytes: 4 | 16) {
+    this.words = addressBytes === 4 ? 1 : 4;
+  }
 
-  /** The node holding exactly this prefix, or null. `key` must be masked to `bits`. */
-  findExact(key: Uint8Array, bits: number): TrieNode<T> | null {
-    let node = this.root;
-    while (node && node.bits <= bits && prefixContains(node, key, 0)) {
-      if (node.bits === bits) return node;
-      node = node.children[bitAt(key, 0, node.bits)];
+  hasValue(node: number): boolean {
+    return this.hasValues[node] === 1;
+  }
+
+  valueOf(node: number): T | undefined {
+    return this.values[node];
+  }
+
+  setValue(node: number, value: T): void {
+    this.hasValues[node] = 1;
+    this.values[node] = value;
+  }
+
+  bitsOf(node: number): number {
+    return this.prefixBits[node]!;
+  }
+
+  /** The node's prefix as address bytes. */
+  keyBytes(node: number): Uint8Array {
+    const out = new Uint8Array(this.addressBytes);
+    for (let w = 0; w < this.words; w++) {
+      const word = this.keys[node * this.words + w]!;
+      out[4 * w] = word >>> 24;
+      out[4 * w + 1] = (word >>> 16) & 0xff;
+      out[4 * w + 2] = (word >>> 8) & 0xff;
+      out[4 * w + 3] = word & 0xff;
     }
-    return null;
+    return out;
+  }
+
+  /** Loads `address` masked to `bits` into the probe. */
+  private loadProbe(address: Uint8Array, offset: number, bits: number): void {
+    for (let w = 0; w < this.words; w++) {
+      const left = bits - 32 * w;
+      this.probe[w] = readWord(address, offset + 4 * w) & (left >= 32 ? -1 : left <= 0 ? 0 : wordMask(left));
+    }
+  }
+
+  /** Whether the probe lies inside node's prefix. */
+  private contains(node: number): boolean {
+    const bits = this.prefixBits[node]!;
+    const base = node * this.words;
+    const full = bits >>> 5;
+    for (let w = 0; w < full; w++) if (this.keys[base + w] !== this.probe[w]) return false;
+    const rest = bits & 31;
+    return rest === 0 || ((this.keys[base + full]! ^ this.probe[full]!) & wordMask(rest)) === 0;
+  }
+
+  /** Bit `index` (0 = most significant) of the probe. */
+  private probeBit(index: number): number {
+    return (this.probe[index >>> 5]! >>> (31 - (index & 31))) & 1;
+  }
+
+  private keyBit(node: number, index: number): number {
+    return (this.keys[node * this.words + (index >>> 5)]! >>> (31 - (index & 31))) & 1;
+  }
+
+  private childOf(node: number, side: number): number {
+    return side === 0 ? this.child0[node]! : this.child1[node]!;
+  }
+
+  private grow(): void {
+    const capacity = Math.max(INITIAL_NODES, this.capacity * 2);
+    const keys = new Int32Array(capacity * this.words);
+    keys.set(this.keys);
+    this.keys = keys;
+    for (const name of ['child0', 'child1', 'parents'] as const) {
+      const next = new Int32Array(capacity);
+      next.set(this[name]);
+      this[name] = next;
+    }
+    const prefixBits = new Uint8Array(capacity);
+    prefixBits.set(this.prefixBits);
+    this.prefixBits = prefixBits;
+    const hasValues = new Uint8Array(capacity);
+    hasValues.set(this.hasValues);
+    this.hasValues = hasValues;
+    this.capacity = capacity;
+  }
+
+  /** A new node holding the probe masked to `bits`. */
+  private allocate(bits: number): number {
+    let node: number;
+    if (this.freeHead !== NONE) {
+      node = this.freeHead;
+      this.freeHead = this.parents[node]!;
+    } else {
+      if (this.used === this.capacity) this.grow();
+      node = this.used++;
+    }
+    const base = node * this.words;
+    for (let w = 0; w < this.words; w++) {
+      const left = bits - 32 * w;
+      this.keys[base + w] = this.probe[w]! & (left >= 32 ? -1 : left <= 0 ? 0 : wordMask(left));
+    }
+    this.prefixBits[node] = bits;
+    this.child0[node] = NONE;
+    this.child1[node] = NONE;
+    this.parents[node] = NONE;
+    this.hasValues[node] = 0;
+    this.values[node] = undefined;
+    return node;
+  }
+
+  private release(node: number): void {
+    this.hasValues[node] = 0;
+    this.values[node] = undefined;
+    this.parents[node] = this.freeHead;
+    this.freeHead = node;
+  }
+
+  /** The node holding exactly this prefix, or NONE. */
+  findExact(address: Uint8Array, bits: number): number {
+    this.loadProbe(address, 0, bits);
+    let node = this.root;
+    while (node !== NONE && this.prefixBits[node]! <= bits && this.contains(node)) {
+      if (this.prefixBits[node] === bits) return node;
+      node = this.childOf(node, this.probeBit(this.prefixBits[node]!));
+    }
+    return NONE;
   }
 
   /** Returns the node for this prefix, creating it (and a split node if needed). */
-  findOrCreate(key: Uint8Array, bits: number): TrieNode<T> {
-    let parent: TrieNode<T> | null = null;
+  findOrCreate(address: Uint8Array, bits: number): number {
+    this.loadProbe(address, 0, bits);
+    let parent = NONE;
     let node = this.root;
-    while (node && node.bits <= bits && prefixContains(node, key, 0)) {
-      if (node.bits === bits) return node;
+    while (node !== NONE && this.prefixBits[node]! <= bits && this.contains(node)) {
+      if (this.prefixBits[node] === bits) return node;
       parent = node;
-      node = node.children[bitAt(key, 0, node.bits)];
+      node = this.childOf(node, this.probeBit(this.prefixBits[node]!));
     }
-    const created = newNode<T>(key, bits);
-    if (!node) {
-      this.link(parent, created, key);
+    const created = this.allocate(bits);
+    if (node === NONE) {
+      this.link(parent, created);
       return created;
     }
     // `node` sits where the new prefix belongs but does not contain it (or is longer).
-    const shared = Math.min(commonBits(node.key, key), bits);
+    const shared = Math.min(this.commonBits(node), bits);
     if (shared === bits) {
       // the new prefix contains `node`: it becomes node's parent
-      this.link(parent, created, key);
-      this.setChild(created, bitAt(node.key, 0, bits), node);
+      this.link(parent, created);
+      this.setChild(created, this.keyBit(node, bits), node);
     } else {
       // the two diverge at bit `shared`: a value-less node joins them
-      const split = newNode<T>(masked(key, shared), shared);
-      this.link(parent, split, key);
-      this.setChild(split, bitAt(node.key, 0, shared), node);
-      this.setChild(split, bitAt(key, 0, shared), created);
+      const split = this.allocate(shared);
+      this.link(parent, split);
+      this.setChild(split, this.keyBit(node, shared), node);
+      this.setChild(split, this.probeBit(shared), created);
     }
     return created;
   }
 
-  /** Puts `child` where the path of `key` leaves `parent` (or at the root). */
-  private link(parent: TrieNode<T> | null, child: TrieNode<T>, key: Uint8Array): void {
-    if (parent) this.setChild(parent, bitAt(key, 0, parent.bits), child);
+  /** Leading bits node's key shares with the probe. */
+  private commonBits(node: number): number {
+    const base = node * this.words;
+    for (let w = 0; w < this.words; w++) {
+      const x = this.keys[base + w]! ^ this.probe[w]!;
+      if (x !== 0) return 32 * w + Math.clz32(x);
+    }
+    return 32 * this.words;
+  }
+
+  /** Puts `child` where the probe's path leaves `parent` (or at the root). */
+  private link(parent: number, child: number): void {
+    if (parent !== NONE) this.setChild(parent, this.probeBit(this.prefixBits[parent]!), child);
     else {
       this.root = child;
-      child.parent = null;
+      this.parents[child] = NONE;
     }
   }
 
-  private setChild(parent: TrieNode<T>, side: 0 | 1, child: TrieNode<T> | null): void {
-    parent.children[side] = child;
-    if (child) child.parent = parent;
+  private setChild(parent: number, side: number, child: number): void {
+    if (side === 0) this.child0[parent] = child;
+    else this.child1[parent] = child;
+    if (child !== NONE) this.parents[child] = parent;
   }
 
-  /** Clears a node's value and removes nodes that no longer join two branches. */
-  clearValue(node: TrieNode<T>): void {
-    node.hasValue = false;
-    node.value = undefined;
-    let current: TrieNode<T> | null = node;
-    while (current && !current.hasValue) {
-      const [left, right] = current.children;
-      if (left && right) return; // still a split point
-      const only = left ?? right;
-      const parent: TrieNode<T> | null = current.parent;
-      if (parent) this.setChild(parent, parent.children[0] === current ? 0 : 1, only);
+  /** Clears a node's value and removes (frees) nodes that no longer join two branches. */
+  clearValue(node: number): void {
+    this.hasValues[node] = 0;
+    this.values[node] = undefined;
+    let current = node;
+    while (current !== NONE && this.hasValues[current] === 0) {
+      const left = this.child0[current]!;
+      const right = this.child1[current]!;
+      if (left !== NONE && right !== NONE) return; // still a split point
+      const only = left !== NONE ? left : right;
+      const parent = this.parents[current]!;
+      if (parent !== NONE) this.setChild(parent, this.child0[parent] === current ? 0 : 1, only);
       else {
         this.root = only;
-        if (only) only.parent = null;
+        if (only !== NONE) this.parents[only] = NONE;
       }
-      if (only) return; // the child took our place; the parent's shape is unchanged
+      this.release(current);
+      if (only !== NONE) return; // the child took our place; the parent's shape is unchanged
       current = parent;
     }
   }
 
+  /** Frees every node. */
+  clear(): void {
+    this.root = NONE;
+    this.capacity = 0;
+    this.used = 0;
+    this.freeHead = NONE;
+    this.keys = new Int32Array(0);
+    this.prefixBits = new Uint8Array(0);
+    this.child0 = new Int32Array(0);
+    this.child1 = new Int32Array(0);
+    this.parents = new Int32Array(0);
+    this.hasValues = new Uint8Array(0);
+    this.values = [];
+  }
+
   lookup(buf: Uint8Array, offset: number): T | undefined {
+    const maxBits = this.addressBytes * 8;
+    this.loadProbe(buf, offset, maxBits);
     let node = this.root;
     let found: T | undefined;
-    const maxBits = this.addressBytes * 8;
-    while (node !== null && prefixContains(node, buf, offset)) {
-      if (node.hasValue) found = node.value;
-      if (node.bits === maxBits) break;
-      node = node.children[bitAt(buf, offset, node.bits)];
+    while (node !== NONE && this.contains(node)) {
+      if (this.hasValues[node] === 1) found = this.values[node];
+      const bits = this.prefixBits[node]!;
+      if (bits === maxBits) break;
+      node = this.childOf(node, this.probeBit(bits));
     }
     return found;
   }
 }
 
+/** A node of either trie, as nodesByValue keeps it: index * 2, + 1 for IPv6. */
+type NodeRef = number;
+
 export class AllowedIps<T> {
   private readonly v4 = new PrefixTrie<T>(4);
   private readonly v6 = new PrefixTrie<T>(16);
   /** Each value's nodes, for entriesFor and removeByValue. */
-  private readonly nodesByValue = new Map<T, Set<TrieNode<T>>>();
+  private readonly nodesByValue = new Map<T, Set<NodeRef>>();
 
   private trieFor(cidr: Cidr): PrefixTrie<T> {
     const trie = cidr.family === 4 ? this.v4 : this.v6;
@@ -175,24 +306,32 @@ export class AllowedIps<T> {
     return trie;
   }
 
+  private refOf(trie: PrefixTrie<T>, node: number): NodeRef {
+    return node * 2 + (trie === this.v6 ? 1 : 0);
+  }
+
   /** Routes `cidr` (host bits ignored) to `value`; a prefix routed elsewhere moves to `value`. */
   insert(cidr: Cidr, value: T): void {
     const trie = this.trieFor(cidr);
-    const node = trie.findOrCreate(masked(cidr.address, cidr.bits), cidr.bits);
-    if (node.hasValue) this.nodesByValue.get(node.value as T)?.delete(node);
-    node.hasValue = true;
-    node.value = value;
+    const node = trie.findOrCreate(cidr.address, cidr.bits);
+    const ref = this.refOf(trie, node);
+    if (trie.hasValue(node)) this.nodesByValue.get(trie.valueOf(node) as T)?.delete(ref);
+    trie.setValue(node, value);
     let nodes = this.nodesByValue.get(value);
     if (!nodes) this.nodesByValue.set(value, (nodes = new Set()));
-    nodes.add(node);
+    nodes.add(ref);
   }
 
   /** Removes `cidr` if it is routed to `value`; returns whether it was. */
   remove(cidr: Cidr, value: T): boolean {
     const trie = this.trieFor(cidr);
-    const node = trie.findExact(masked(cidr.address, cidr.bits), cidr.bits);
-    if (!node || !node.hasValue || node.value !== value) return false;
-    this.forget(node);
+    const node = trie.findExact(cidr.address, cidr.bits);
+    if (node === NONE || !trie.hasValue(node) || trie.valueOf(node) !== value) return false;
+    const nodes = this.nodesByValue.get(value);
+    if (nodes) {
+      nodes.delete(this.refOf(trie, node));
+      if (nodes.size === 0) this.nodesByValue.delete(value);
+    }
     trie.clearValue(node);
     return true;
   }
@@ -202,7 +341,7 @@ export class AllowedIps<T> {
     const nodes = this.nodesByValue.get(value);
     if (!nodes) return;
     this.nodesByValue.delete(value);
-    for (const node of nodes) (node.key.length === 4 ? this.v4 : this.v6).clearValue(node);
+    for (const ref of nodes) ((ref & 1) === 1 ? this.v6 : this.v4).clearValue(ref >>> 1);
   }
 
   /** The prefixes routed to `value`, IPv4 first, then by address and length. */
@@ -210,14 +349,19 @@ export class AllowedIps<T> {
     const nodes = this.nodesByValue.get(value);
     if (!nodes) return [];
     const out: Cidr[] = [];
-    for (const node of nodes) out.push({ family: node.key.length === 4 ? 4 : 6, address: new Uint8Array(node.key), bits: node.bits });
+    for (const ref of nodes) {
+      const v6 = (ref & 1) === 1;
+      const trie = v6 ? this.v6 : this.v4;
+      const node = ref >>> 1;
+      out.push({ family: v6 ? 6 : 4, address: trie.keyBytes(node), bits: trie.bitsOf(node) });
+    }
     return out.sort(compareCidr);
   }
 
   /** Removes everything. */
   clear(): void {
-    this.v4.root = null;
-    this.v6.root = null;
+    this.v4.clear();
+    this.v6.clear();
     this.nodesByValue.clear();
   }
 
@@ -246,12 +390,5 @@ export class AllowedIps<T> {
     if (version === 4) return offset + 20 <= buffer.length ? this.v4.lookup(buffer, offset + 12) : undefined;
     if (version === 6) return offset + 40 <= buffer.length ? this.v6.lookup(buffer, offset + 8) : undefined;
     return undefined;
-  }
-
-  private forget(node: TrieNode<T>): void {
-    const nodes = this.nodesByValue.get(node.value as T);
-    if (!nodes) return;
-    nodes.delete(node);
-    if (nodes.size === 0) this.nodesByValue.delete(node.value as T);
   }
 }

@@ -279,6 +279,19 @@ function randomRoutesTest(family: 4 | 6, seed: number): void {
     for (const [key, entry] of [...routes]) if (entry.value === peer) routes.delete(key);
   }
   check(2_000);
+  // nodes freed by the removals are reused by new routes
+  for (let i = 0; i < 3_000; i++) {
+    const bits = Math.floor(random() * (bytes * 8 + 1));
+    const route = maskCidr({ family, address: randomAddress(), bits });
+    const value = Math.floor(random() * peers);
+    table.insert(route, value);
+    routes.set(formatCidr(route), { route, value });
+  }
+  check(2_000);
+  for (let peer = 0; peer < 5; peer++) {
+    const expected = [...routes.values()].filter((e) => e.value === peer).map((e) => e.route).sort(compareCidr);
+    assert.deepEqual(table.entriesFor(peer).map(formatCidr), expected.map(formatCidr));
+  }
   for (let peer = 0; peer < peers; peer++) table.removeByValue(peer);
   assert.equal(table.lookup(randomAddress()), undefined);
 }
