@@ -19,7 +19,7 @@ import { createConfInspector } from './conf-info.js';
 import { createEngineLauncher } from './engine-launcher.js';
 import { createRequestHandler } from './handlers.js';
 import { NetworkWatch } from './network-watch.js';
-import { ControlServer } from './server.js';
+import { ControlServer, type ConnectionLimits } from './server.js';
 import { isNamedPipe } from './authorisation.js';
 import { requireTrustedDirectory } from './path-ownership.js';
 import { TunnelStore, type StoreFaults } from './store.js';
@@ -44,6 +44,8 @@ export interface HelperOptions {
   storeFaults?: StoreFaults;
   /** Re-handshake on network changes (default true; tests with fakes turn it off). */
   watchNetwork?: boolean;
+  /** The control server's bounds (default DEFAULT_CONNECTION_LIMITS; tests shorten timeouts). */
+  connectionLimits?: Partial<ConnectionLimits>;
   /**
    * Applies the log level of the helper's settings to `logger`: called once at start with the
    * stored level and again whenever setSettings changes it. Without it the level is stored only.
@@ -122,6 +124,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
     socketPath: options.socketPath,
     logger,
     groupFile: options.groupFile,
+    limits: options.connectionLimits,
     handle: createRequestHandler({
       store,
       manager,
