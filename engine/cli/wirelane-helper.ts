@@ -1,5 +1,5 @@
 /**
- * wirelane-helper [--socket PATH] [--store DIR] [--service]
+ * wirelane-helper [--socket PATH] [--store DIR] [--service] [--linux-dns resolvectl|resolvconf|resolv.conf]
  *
  * The privileged service, in the foreground: what the systemd unit, the launchd daemon and the
  * Windows service start. Logs go to stderr (the service manager's journal). SIGTERM/SIGINT
@@ -7,6 +7,9 @@
  *
  * --service (Windows): run as the WirelaneHelper service, speaking the Service Control Manager's
  * protocol through the addon; a STOP from the SCM does what SIGTERM does (windows-service.ts).
+ *
+ * --linux-dns (Linux): how tunnels' DNS is set, instead of detecting it (systemd-resolved, else
+ * resolvconf, else /etc/resolv.conf edited in place, stacked for several tunnels).
  *
  * Importing this module has no effect; engine/bin/wirelane-helper calls main().
  */
@@ -41,7 +44,8 @@ function stderrLogger(minimum: LogLevel): Logger & { setMinimum(level: LogLevel)
   };
 }
 
-const USAGE = 'usage: wirelane-helper [--socket PATH] [--store DIR] [--service]';
+const USAGE = 'usage: wirelane-helper [--socket PATH] [--store DIR] [--service] [--linux-dns resolvectl|resolvconf|resolv.conf]';
+const LINUX_DNS_METHODS = ['resolvectl', 'resolvconf', 'resolv.conf'] as const;
 
 async function runHelper(): Promise<number> {
   let values;
@@ -53,6 +57,7 @@ async function runHelper(): Promise<number> {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
         service: { type: 'boolean' },
+        'linux-dns': { type: 'string' },
       },
       strict: true,
     }));
@@ -67,6 +72,12 @@ async function runHelper(): Promise<number> {
   if (values.version) {
     process.stdout.write(`wirelane-helper ${HELPER_VERSION}\n`);
     return 0;
+  }
+  const linuxDns = values['linux-dns'];
+  const dnsMethod = LINUX_DNS_METHODS.find((method) => method === linuxDns);
+  if (linuxDns !== undefined && dnsMethod === undefined) {
+    process.stderr.write(`wirelane-helper: --linux-dns takes ${LINUX_DNS_METHODS.join(', ')}\n${USAGE}\n`);
+    return 2;
   }
   const defaults = helperDefaults();
   const socketPath = values.socket ?? defaults.socket;
@@ -102,7 +113,7 @@ async function runHelper(): Promise<number> {
       storeDir,
       logger,
       crypto: selection.backend,
-      os: createOsConfigurator({ journalDir: journalDirOf(storeDir), logger }),
+      os: createOsConfigurator({ journalDir: journalDirOf(storeDir), logger, ...(dnsMethod ? { linux: { dnsMethod } } : {}) }),
       openTun: (name, mtu, tunLogger) => openTun(name, mtu, { logger: tunLogger, watchInterface: true }),
       createBind: (bindLogger) => new UdpBind({ logger: bindLogger }),
       applyLogLevel: (level) => {

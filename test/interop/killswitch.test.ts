@@ -8,12 +8,16 @@
  * The outside host answers the client's underlay addresses too, so cleartext would get through
  * if the kill switch let it: the control case (kill switch off) proves the test can fail. What
  * leaves the client is counted where it arrives, by nft counters in the server namespace on the
- * underlay veth (kss0): packets to the outside host in clear (IPv4, IPv6) and WireGuard UDP.
+ * underlay veth (kss0): packets to the outside host in clear (IPv4, IPv6), DNS queries leaving in
+ * clear, and WireGuard UDP.
+ *
+ * The helper edits the client namespace's own resolv.conf (/etc/netns/NS/resolv.conf, which
+ * `ip netns exec` puts over /etc/resolv.conf for it), never the host's.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +40,9 @@ let keys = { client: '', clientPub: '', server: '', serverPub: '' };
 
 const OUTSIDE4 = '198.51.100.10';
 const OUTSIDE6 = 'fd00:cb::10';
+/** The client namespace's resolv.conf, odd bytes on purpose: restores must be exact. */
+const ORIGINAL_RESOLV_CONF = '# the client namespace before any tunnel\nnameserver 198.51.100.10\nsearch  lan.example\toptions edns0';
+let resolvConfPath = '';
 
 function command(tool: 'wirelane' | 'wirelane-helper'): string[] {
   if (compiled) return [process.execPath, repoPath('engine', 'bin', tool)];
@@ -52,7 +59,7 @@ function wirelane(...args: string[]): { status: number; stdout: string; stderr: 
 
 async function startHelper(): Promise<void> {
   const [file, ...rest] = command('wirelane-helper');
-  const child = lab.spawn(client, file!, [...rest, '--socket', socket, '--store', store]);
+  const child = lab.spawn(client, file!, [...rest, '--socket', socket, '--store', store, '--linux-dns', 'resolv.conf']);
   helperLog = '';
   child.stderr?.on('data', (c: Buffer) => (helperLog += c.toString()));
   helper = child;
@@ -71,6 +78,26 @@ async function killHelper(): Promise<void> {
 function arrived(): { clear4: number; clear6: number; wireguard: number } {
   const count = (name: string) => Number(/packets (\d+)/.exec(lab.exec(server, 'nft', ['list', 'counter', 'inet', 'kscount', name]))?.[1] ?? NaN);
   return { clear4: count('clear4'), clear6: count('clear6'), wireguard: count('wireguard') };
+}
+
+/** DNS queries that arrived in clear on the underlay since the last reset. */
+function clearDns(): number {
+  return Number(/packets (\d+)/.exec(lab.exec(server, 'nft', ['list', 'counter', 'inet', 'kscount', 'dns']))?.[1] ?? NaN);
+}
+
+/** Sends `count` UDP datagrams to HOST:53 from the client (a DNS query's shape is not needed to count it). */
+function sendDns(host: string, count = 3): void {
+  const script = `const s=require('node:dgram').createSocket('udp4');let n=0;s.on('error',()=>{});const go=()=>{if(n++>=${count}){s.close();return;}s.send(Buffer.from('wirelane-dns-probe'),53,${JSON.stringify(host)},()=>setTimeout(go,50));};go();`;
+  lab.tryExec(client, process.execPath, ['-e', script], { timeoutMs: 10_000 });
+}
+
+/** The client's resolv.conf as a program in its namespace reads it. */
+function resolvConf(): string {
+  return readFileSync(resolvConfPath, 'utf8');
+}
+
+function clientRuleset(): string {
+  return lab.exec(client, 'nft', ['list', 'ruleset']);
 }
 
 function resetCounters(): void {
@@ -108,6 +135,10 @@ before(async () => {
   client = lab.addNamespace('c');
   server = lab.addNamespace('s');
   outside = lab.addNamespace('o');
+  // Before the helper starts: `ip netns exec` mounts it over /etc/resolv.conf for the helper.
+  mkdirSync(`/etc/netns/${client}`, { recursive: true });
+  resolvConfPath = `/etc/netns/${client}/resolv.conf`;
+  writeFileSync(resolvConfPath, ORIGINAL_RESOLV_CONF);
   lab.connect(client, server, {
     nameA: 'ksc0',
     nameB: 'kss0',
@@ -131,11 +162,13 @@ before(async () => {
 	counter clear4 {}
 	counter clear6 {}
 	counter wireguard {}
+	counter dns {}
 	chain arrive {
 		type filter hook prerouting priority -300; policy accept;
 		iifname "kss0" ip daddr ${OUTSIDE4} counter name clear4
 		iifname "kss0" ip6 daddr ${OUTSIDE6} counter name clear6
 		iifname "kss0" udp dport 51820 counter name wireguard
+		iifname "kss0" udp dport 53 counter name dns
 	}
 }
 `,
@@ -166,6 +199,7 @@ after(() => {
   }
   lab.cleanup();
   if (work) rmSync(work, { recursive: true, force: true });
+  if (client) rmSync(`/etc/netns/${client}`, { recursive: true, force: true });
 });
 
 test('without a tunnel the outside host answers in clear (the capture sees it)', { skip: skip ?? false, timeout: 60_000 }, () => {
@@ -176,9 +210,10 @@ test('without a tunnel the outside host answers in clear (the capture sees it)',
   assert.ok(counted.clear4 >= 3 && counted.clear6 >= 3, `counted ${JSON.stringify(counted)}`);
 });
 
-test('a v4-only full tunnel whose server never answers: kill switch on by default, 0 packets in clear, IPv6 included', { skip: skip ?? false, timeout: 90_000 }, () => {
+test('a v4-only full tunnel whose server never answers: kill switch on by default, 0 packets in clear, IPv6 included', { skip: skip ?? false, timeout: 90_000 }, async () => {
   // A wrong server key: wireguard-go drops every initiation, so the tunnel never gets further than connecting.
   const wrongKey = run('wg', ['pubkey'], { input: run('wg', ['genkey']) }).trim();
+  const rulesetBefore = clientRuleset();
   const up = wirelane('up', writeConf('ksdead', wrongKey, '0.0.0.0/0'));
   assert.equal(up.status, 0, up.stderr);
   try {
@@ -190,12 +225,16 @@ test('a v4-only full tunnel whose server never answers: kill switch on by defaul
     const counted = arrived();
     assert.equal(counted.clear4, 0, 'IPv4 packets to the outside host in clear');
     assert.equal(counted.clear6, 0, 'IPv6 packets to the outside host in clear');
-    assert.ok(counted.wireguard > 0, 'the handshake initiations to the endpoint must still leave');
+    // The helper initiates at connect and retries every 5 s (REKEY_TIMEOUT, plus jitter): the
+    // kill switch must let those retries out to the endpoint.
+    await waitFor('a handshake retry to reach the server', () => arrived().wireguard > 0, 15_000, 250);
+    assert.equal(arrived().clear4 + arrived().clear6, 0);
   } finally {
     const down = wirelane('down', 'ksdead');
     assert.equal(down.status, 0, down.stderr);
   }
   assert.equal(wirelaneTable(), '', 'disconnect removes the table');
+  assert.equal(clientRuleset(), rulesetBefore, 'disconnect leaves the firewall exactly as before');
   assert.equal(pingOutside(4), true, 'after disconnect the outside host answers again');
 });
 
@@ -248,4 +287,87 @@ test('helper killed (kill -9) with a full tunnel up: 0 in clear until it is back
   }
   assert.equal(wirelaneTable(), '');
   assert.equal(pingOutside(4), true);
+});
+
+test('split tunnel with DNS and the kill switch on: DNS leaves only towards the tunnel\'s server; other traffic is left alone', { skip: skip ?? false, timeout: 90_000 }, () => {
+  const rulesetBefore = clientRuleset();
+  const conf = writeConf('kssplit', keys.serverPub, '10.77.0.0/24', 'DNS = 10.77.0.2\n');
+  assert.equal(wirelane('import', conf).status, 0);
+  const on = wirelane('set', 'kssplit', 'kill-switch', 'on');
+  assert.equal(on.status, 0, on.stderr);
+  const up = wirelane('up', 'kssplit');
+  assert.equal(up.status, 0, up.stderr);
+  try {
+    assert.match(resolvConf(), /^nameserver 10\.77\.0\.2$/m);
+    resetCounters();
+    sendDns(OUTSIDE4);
+    assert.equal(clearDns(), 0, 'DNS to a server that is not the tunnel\'s left in clear');
+    // The tunnel's own DNS server is inside its AllowedIPs: through the tunnel, never in clear.
+    sendDns('10.77.0.2');
+    assert.equal(clearDns(), 0);
+    assert.ok(arrived().wireguard > 0, 'the query to the tunnel\'s DNS server went through the tunnel');
+    // A split tunnel's kill switch is about its AllowedIPs and DNS only.
+    assert.equal(pingOutside(4), true, 'a split tunnel must not block the rest of the network');
+  } finally {
+    assert.equal(wirelane('down', 'kssplit').status, 0);
+  }
+  assert.equal(resolvConf(), ORIGINAL_RESOLV_CONF);
+  assert.equal(clientRuleset(), rulesetBefore);
+  // The control: without the kill switch the same query does leave in clear.
+  resetCounters();
+  sendDns(OUTSIDE4);
+  assert.ok(clearDns() >= 3, `the capture must see clear DNS when nothing blocks it (saw ${clearDns()})`);
+});
+
+test('a tunnel whose route collides with a connected tunnel\'s refuses to connect, names it, and leaves nothing behind', { skip: skip ?? false, timeout: 90_000 }, () => {
+  const wrongKey = run('wg', ['pubkey'], { input: run('wg', ['genkey']) }).trim();
+  const first = wirelane('up', writeConf('ksroute1', wrongKey, '10.203.0.0/24, 10.204.0.0/24', 'DNS = 10.203.0.53\n'));
+  assert.equal(first.status, 0, first.stderr);
+  try {
+    const before = { ruleset: clientRuleset(), resolv: resolvConf(), routes: lab.exec(client, 'ip', ['route', 'show', 'table', 'all']), links: lab.exec(client, 'ip', ['-o', 'link']) };
+    const second = wirelane('up', writeConf('ksroute2', wrongKey, '10.204.0.0/24, 10.205.0.0/24', 'DNS = 10.204.0.53\n'));
+    assert.notEqual(second.status, 0, 'the colliding tunnel connected');
+    assert.match(second.stderr, /10\.204\.0\.0\/24 is already routed through tunnel 'ksroute1'/);
+    assert.equal(second.stderr.trim().split('\n').length, 1, `one line: ${second.stderr}`);
+    const after = { ruleset: clientRuleset(), resolv: resolvConf(), routes: lab.exec(client, 'ip', ['route', 'show', 'table', 'all']), links: lab.exec(client, 'ip', ['-o', 'link']) };
+    assert.deepEqual(after, before, 'the refused tunnel left something behind');
+  } finally {
+    assert.equal(wirelane('down', 'ksroute1').status, 0);
+    wirelane('down', 'ksroute2');
+  }
+  assert.equal(resolvConf(), ORIGINAL_RESOLV_CONF);
+});
+
+test('two DNS tunnels through the helper: down in both orders and after kill -9, resolv.conf is byte-identical', { skip: skip ?? false, timeout: 150_000 }, async () => {
+  // Servers that never answer are enough here: DNS is set while the tunnel is on, answered or not.
+  const wrongKey = run('wg', ['pubkey'], { input: run('wg', ['genkey']) }).trim();
+  writeConf('ksdns1', wrongKey, '10.211.0.0/24', 'DNS = 10.211.0.53\n');
+  writeConf('ksdns2', wrongKey, '10.212.0.0/24', 'DNS = 10.212.0.53\n');
+  const upBoth = () => {
+    for (const name of ['ksdns1', 'ksdns2']) {
+      const up = wirelane('up', join(work, `${name}.conf`));
+      assert.equal(up.status, 0, up.stderr);
+    }
+    assert.match(resolvConf(), /^nameserver 10\.212\.0\.53$/m, 'the tunnel connected last is in force');
+  };
+  for (const [first, second, stays] of [
+    ['ksdns1', 'ksdns2', /^nameserver 10\.212\.0\.53$/m],
+    ['ksdns2', 'ksdns1', /^nameserver 10\.211\.0\.53$/m],
+  ] as const) {
+    upBoth();
+    assert.equal(wirelane('down', first).status, 0);
+    assert.match(resolvConf(), stays, `${first} down, ${second} still up: its DNS stays (no fall back to the original)`);
+    assert.equal(wirelane('down', second).status, 0);
+    assert.equal(resolvConf(), ORIGINAL_RESOLV_CONF, `${first} then ${second} down: byte-identical`);
+  }
+
+  upBoth();
+  await killHelper();
+  await startHelper();
+  // The new helper undid both journals (newest first); a tunnel it brings back on by itself is
+  // turned off here, and then nothing of either may be left.
+  for (const name of ['ksdns1', 'ksdns2']) {
+    if (!/^\S+\tdisconnected/m.test(wirelane('list').stdout.split('\n').find((line) => line.startsWith(`${name}\t`)) ?? '')) wirelane('down', name);
+  }
+  assert.equal(resolvConf(), ORIGINAL_RESOLV_CONF, 'after kill -9 and recovery: byte-identical');
 });
