@@ -3,7 +3,8 @@
  *
  * Start-up order matters: first the OS layer's recover() undoes whatever a killed helper left
  * behind (interfaces, routes, rules, DNS), then the socket opens, so no client ever sees a
- * half-configured system.
+ * half-configured system; last, always-on (always-on.ts) brings back the tunnels the user had on,
+ * each applied once, on a clean system.
  */
 import { dirname, join } from 'node:path';
 import type { Bind } from '../conn/bind.js';
@@ -26,6 +27,7 @@ import { childLifetimeWarning } from '../os/child-lifetime.js';
 import { TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
 import { TunnelGuards } from './tunnel-guards.js';
+import { AlwaysOn } from './always-on.js';
 
 export const HELPER_VERSION = '0.1.0';
 
@@ -123,6 +125,14 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
     onLog: (name, entry) => server?.broadcast({ event: 'log', name, entry }),
   });
 
+  const alwaysOn = new AlwaysOn({
+    wantedOn: () => store.listOn(),
+    isWantedOn: (name) => store.has(name) && store.meta(name).on,
+    isActive: (name) => manager.isActive(name),
+    connect: (name) => manager.connect(name),
+    logger,
+  });
+
   server = new ControlServer({
     socketPath: options.socketPath,
     logger,
@@ -134,6 +144,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       inspector,
       helperVersion: HELPER_VERSION,
       guards,
+      userChose: (name) => alwaysOn.cancel(name),
       broadcast: (event) => server?.broadcast(event),
       settings: {
         get: () => store.readPreferences(),
@@ -163,6 +174,8 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
   });
   if (options.watchNetwork !== false) networkWatch.start();
   logger.info(`helper ${HELPER_VERSION} listening on ${options.socketPath}, store ${options.storeDir}`);
+  // After recovery (above) undid what a killed helper left, so nothing is applied twice.
+  void alwaysOn.restore();
 
   const running = server;
   return {
@@ -171,6 +184,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
     server: running,
     recovered,
     async stop() {
+      alwaysOn.stop();
       networkWatch.stop();
       await running.close();
       await manager.stop();
