@@ -23,6 +23,7 @@ import { NetworkWatch } from './network-watch.js';
 import { ControlServer, type ConnectionLimits } from './server.js';
 import { isNamedPipe } from './authorisation.js';
 import { requireTrustedDirectory } from './path-ownership.js';
+import { childLifetimeWarning } from '../os/child-lifetime.js';
 import { TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
 import { TunnelGuards } from './tunnel-guards.js';
@@ -77,6 +78,8 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
   // change would let that user plant journals (run as root at recovery) or race the socket.
   requireTrustedDirectory(options.storeDir, 'the store');
   if (!isNamedPipe(options.socketPath)) requireTrustedDirectory(dirname(options.socketPath), 'the socket directory');
+  const lifetime = childLifetimeWarning();
+  if (lifetime) logger.warn(lifetime);
   const store = TunnelStore.open(options.storeDir, logger, options.storeFaults);
   options.applyLogLevel?.(store.readPreferences().logLevel);
 
