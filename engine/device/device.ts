@@ -679,17 +679,22 @@ export class Device implements EngineDevice {
     return endpoints;
   }
 
-  private setPrivateKey(privateKey: Uint8Array, now: number): void {
+  private setPrivateKey(given: Uint8Array, now: number): void {
+    // Kept clamped, as wireguard-go and the kernel keep it (X25519 clamps anyway, so the key is
+    // the same key): `wg showconf` then gives back what they give back.
+    const privateKey = Uint8Array.from(given);
+    privateKey[0]! &= 248;
+    privateKey[31] = (privateKey[31]! & 127) | 64;
     const previous = this.local;
     if (previous !== null && keysEqual(previous.privateKey, privateKey)) return;
-    if (isAllZero(privateKey)) {
+    if (isAllZero(given)) {
       this.local = null;
       this.handshakeFilter.setIdentity(null);
       for (const peer of this.peers.values()) this.dropSession(peer);
       wipeIdentity(previous);
       return;
     }
-    const local = createLocalIdentity(this.crypto, Uint8Array.from(privateKey));
+    const local = createLocalIdentity(this.crypto, privateKey);
     this.local = local;
     this.handshakeFilter.setIdentity(local);
     // A peer with our own public key would be ourselves: wireguard-go removes it.

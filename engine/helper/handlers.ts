@@ -97,6 +97,8 @@ export interface HandlerContext {
   broadcast(event: HelperEvent): void;
   /** Route claims and the kill switch; absent in tests that need neither. */
   guards?: TunnelGuards;
+  /** The user turned a tunnel on or off: always-on retries of it stop (always-on.ts). */
+  userChose?(name: string): void;
   /** The helper's own settings: read, and changed (stored and applied) by setSettings. */
   settings: {
     get(): HelperSettings;
@@ -249,8 +251,14 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
 
     connect: async ({ name }) => {
       requireStored(name);
+      ctx.userChose?.(name);
+      // Wanted on before it is up: a helper killed while connecting brings it back at start.
+      const wasOn = store.meta(name).on;
+      if (!wasOn) storeCall(() => store.updateMeta(name, { on: true }));
       const status = await manager.connect(name);
       if (status.status.state === 'failed') {
+        // The person is told it failed; it is not left to come back on its own after a restart.
+        if (!wasOn && store.has(name)) storeCall(() => store.updateMeta(name, { on: false }));
         throw new HandlerFailure('connect_failed', `tunnel '${name}' failed to connect: ${status.status.reason}`);
       }
       return { status };
@@ -262,6 +270,9 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
         if (!store.has(name)) throw new HandlerFailure('not_found', `no tunnel named '${name}'`);
         throw new HandlerFailure('not_connected', `tunnel '${name}' is not connected`);
       }
+      ctx.userChose?.(name);
+      // Off before it goes down: a helper killed while disconnecting does not bring it back.
+      if (store.has(name) && store.meta(name).on) storeCall(() => store.updateMeta(name, { on: false }));
       return { status: await manager.disconnect(name) };
     },
 

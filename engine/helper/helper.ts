@@ -3,7 +3,8 @@
  *
  * Start-up order matters: first the OS layer's recover() undoes whatever a killed helper left
  * behind (interfaces, routes, rules, DNS), then the socket opens, so no client ever sees a
- * half-configured system.
+ * half-configured system; last, always-on (always-on.ts) brings back the tunnels the user had on,
+ * each applied once, on a clean system.
  */
 import { dirname, join } from 'node:path';
 import type { Bind } from '../conn/bind.js';
@@ -19,12 +20,13 @@ import { createConfInspector } from './conf-info.js';
 import { createEngineLauncher } from './engine-launcher.js';
 import { createRequestHandler } from './handlers.js';
 import { NetworkWatch } from './network-watch.js';
-import { ControlServer } from './server.js';
+import { ControlServer, type ConnectionLimits } from './server.js';
 import { isNamedPipe } from './authorisation.js';
 import { requireTrustedDirectory } from './path-ownership.js';
 import { TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
 import { TunnelGuards } from './tunnel-guards.js';
+import { AlwaysOn } from './always-on.js';
 
 export const HELPER_VERSION = '0.1.0';
 
@@ -44,6 +46,8 @@ export interface HelperOptions {
   storeFaults?: StoreFaults;
   /** Re-handshake on network changes (default true; tests with fakes turn it off). */
   watchNetwork?: boolean;
+  /** The control server's bounds (default DEFAULT_CONNECTION_LIMITS; tests shorten timeouts). */
+  connectionLimits?: Partial<ConnectionLimits>;
   /**
    * Applies the log level of the helper's settings to `logger`: called once at start with the
    * stored level and again whenever setSettings changes it. Without it the level is stored only.
@@ -118,16 +122,26 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
     onLog: (name, entry) => server?.broadcast({ event: 'log', name, entry }),
   });
 
+  const alwaysOn = new AlwaysOn({
+    wantedOn: () => store.listOn(),
+    isWantedOn: (name) => store.has(name) && store.meta(name).on,
+    isActive: (name) => manager.isActive(name),
+    connect: (name) => manager.connect(name),
+    logger,
+  });
+
   server = new ControlServer({
     socketPath: options.socketPath,
     logger,
     groupFile: options.groupFile,
+    limits: options.connectionLimits,
     handle: createRequestHandler({
       store,
       manager,
       inspector,
       helperVersion: HELPER_VERSION,
       guards,
+      userChose: (name) => alwaysOn.cancel(name),
       broadcast: (event) => server?.broadcast(event),
       settings: {
         get: () => store.readPreferences(),
@@ -157,6 +171,8 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
   });
   if (options.watchNetwork !== false) networkWatch.start();
   logger.info(`helper ${HELPER_VERSION} listening on ${options.socketPath}, store ${options.storeDir}`);
+  // After recovery (above) undid what a killed helper left, so nothing is applied twice.
+  void alwaysOn.restore();
 
   const running = server;
   return {
@@ -165,6 +181,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
     server: running,
     recovered,
     async stop() {
+      alwaysOn.stop();
       networkWatch.stop();
       await running.close();
       await manager.stop();

@@ -225,6 +225,13 @@ export const errorCodeSchema = z.enum([
   'connect_failed',
   /** The client may not do this. */
   'forbidden',
+  /**
+   * The helper serves as many connections as it allows (of this user, or in total); the
+   * connection is closed. Try again once another of the user's connections has ended.
+   */
+  'busy',
+  /** A message was not completed in time (MESSAGE_TIMEOUT_MS); the connection is closed. */
+  'timeout',
   /** A bug or an OS failure; `message` says what. */
   'internal',
 ]);

@@ -24,7 +24,8 @@
  *
  * Environment: BENCH_SECONDS (iperf3 seconds per direction, default 4), BENCH_ROUNDS (default 2),
  * BENCH_ONLY (comma-separated configuration ids to run, e.g. "wl,modern"), BENCH_PROFILE=DIR
- * (the engine writes a V8 CPU profile per process into DIR), BENCH_FLOOD=0 skips the flood part.
+ * (the engine writes a V8 CPU profile per process into DIR), BENCH_FLOOD=0 skips the flood part,
+ * BENCH_MEMORY=0 the memory part (test/bench/memory-bench.ts).
  * BENCH_ONLY=wl-base adds the engine with its receive offloads off (WIRELANE_TUN_GRO=0,
  * WIRELANE_UDP_GRO=0), to measure what they bring.
  *
@@ -303,6 +304,15 @@ function runFloodBench(): void {
   if (result.status !== 0) console.log(`  the flood benchmark failed (exit ${result.status ?? result.signal})`);
 }
 
+/** Memory per peer, idle RSS and setconf/showconf times (test/bench/memory-bench.ts), in its own process. */
+function runMemoryBench(): void {
+  if (process.env['BENCH_MEMORY'] === '0') return;
+  console.log('\nMemory and configuration scale (test/bench/memory-bench.ts)');
+  const memory = join(dirname(fileURLToPath(import.meta.url)), 'memory-bench.js');
+  const result = spawnSync(process.execPath, [memory], { stdio: 'inherit', timeout: 300_000 });
+  if (result.status !== 0) console.log(`  the memory benchmark failed (exit ${result.status ?? result.signal})`);
+}
+
 async function main(): Promise<void> {
   const crypto = await runCryptoBench();
   console.log('Crypto (seal + open of one packet, per backend, one core)');
@@ -312,6 +322,7 @@ async function main(): Promise<void> {
   const missing = ['wg', 'wg-quick', 'iperf3', 'taskset'].filter((c) => !have(c));
   if (process.getuid?.() !== 0 || missing.length > 0) {
     console.log(`\nTunnel benchmark skipped: needs root and ${missing.join(', ') || 'nothing more'}.`);
+    runMemoryBench();
     runFloodBench();
     return;
   }
@@ -346,6 +357,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   printSummary(rounds, configs);
+  runMemoryBench();
   runFloodBench();
 }
 

@@ -429,3 +429,21 @@ test('the device closes itself and tells its listener when the interface disappe
   assert.equal(closed, 1, 'close after removal is a no-op');
   b.device.close();
 });
+
+test('a private key is kept clamped, as wireguard-go and the kernel report it; the public key is the same', () => {
+  const network = new MemoryNetwork();
+  const node = createNode(network, '192.0.2.1');
+  try {
+    const unclamped = crypto.generatePrivateKey();
+    unclamped[0]! |= 7;
+    unclamped[31] = (unclamped[31]! | 128) & ~64;
+    const clamped = Uint8Array.from(unclamped);
+    clamped[0]! &= 248;
+    clamped[31] = (clamped[31]! & 127) | 64;
+    assert.equal(node.device.applySet(setRequest({ privateKey: unclamped })), null);
+    assert.deepEqual(node.device.snapshot().privateKey, clamped);
+    assert.deepEqual(crypto.publicKey(unclamped), crypto.publicKey(clamped), 'X25519 clamps: the same key');
+  } finally {
+    node.device.close();
+  }
+});
