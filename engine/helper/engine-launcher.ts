@@ -17,6 +17,7 @@ import type { Bind } from '../conn/bind.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { EngineDevice } from '../device/api.js';
 import type { Logger } from '../logger.js';
+import { tiedToParent } from '../os/child-lifetime.js';
 import type { TunDevice } from '../tun/tun.js';
 import type { AppliedTunnel, OsConfigurator, OsTunnelInput } from '../os/types.js';
 import { endpointHostnames, toUapiSetRequest } from '../conf/to-uapi.js';
@@ -27,6 +28,7 @@ import { formatProblem, type ConfInspector } from './conf-info.js';
 import type { HelperSettings } from './store.js';
 import type { RunningTunnel, TunnelLauncher } from './tunnel-manager.js';
 import type { TunnelGuards } from './tunnel-guards.js';
+import type { UapiServer } from '../uapi/server.js';
 
 /** MTU the TUN is created with before the OS layer sets the computed one (wg-quick's default). */
 const INITIAL_MTU = 1420;
@@ -46,6 +48,12 @@ export interface EngineLauncherOptions {
   resolve?: (host: string) => Promise<string>;
   /** Route claims and the kill switch (tunnel-guards.ts); absent in tests that need neither. */
   guards?: TunnelGuards;
+  /**
+   * Serves the cross-platform UAPI for the running device, where `wg` looks for it
+   * (/var/run/wireguard/NAME.sock, root only), so `wg show`, `wg set` and `wg syncconf` work
+   * on helper tunnels. Absent: no UAPI (tests with fakes).
+   */
+  serveUapi?: (interfaceName: string, device: EngineDevice, logger: Logger) => Promise<UapiServer>;
 }
 
 type ScriptHook = 'PreUp' | 'PostUp' | 'PreDown' | 'PostDown';
@@ -154,9 +162,21 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
         await options.os.revert(applied);
       });
 
+      // The standard tools' way in. A failure costs `wg` its view of this tunnel, not the tunnel.
+      let uapiServer: UapiServer | null = null;
+      if (options.serveUapi) {
+        try {
+          const served = await options.serveUapi(tun.name, device, logger);
+          uapiServer = served;
+          undo.push(() => served.close());
+        } catch (err) {
+          logger.warn(`wg cannot see this tunnel: the UAPI socket was not served: ${(err as Error).message}`);
+        }
+      }
+
       await runHooks('PostUp', config.interface.postUp, tun.name);
       logger.info(`interface ${tun.name} is up with ${config.peers.length} peer(s)`);
-      return running(name, tun.name, config, device, applied, options.os, options.crypto, runHooks, logger, () =>
+      return running(name, tun.name, config, device, applied, options.os, options.crypto, runHooks, logger, uapiServer, () =>
         options.guards?.releaseRoutes(name),
       );
     } catch (err) {
@@ -176,6 +196,7 @@ function running(
   crypto: CryptoBackend,
   runHooks: (hook: ScriptHook, commands: string[], interfaceName: string) => Promise<void>,
   logger: Logger,
+  uapiServer: UapiServer | null,
   routesGone: () => void,
 ): RunningTunnel {
   let down: Promise<void> | null = null;
@@ -243,6 +264,7 @@ function running(
           }
         };
         await step('PreDown', () => runHooks('PreDown', config.interface.preDown, interfaceName));
+        await step('removing the UAPI socket', () => uapiServer?.close());
         await step('restoring the system configuration', async () => {
           const report = await os.revert(applied);
           for (const failure of report.failures) logger.error(`could not undo ${failure.step}: ${failure.error}`);
@@ -296,21 +318,50 @@ async function resolveWithTimeout(host: string): Promise<string> {
   }
 }
 
-/** Runs one hook command as wg-quick does: %i becomes the interface name, through /bin/sh -c. */
+/**
+ * What runs a hook on Linux and macOS: a shell that runs the hook's own shell (its commands as
+ * wg-quick runs them, `/bin/sh -c LINE`) in the background and waits for it, and that, when told
+ * TERM (by the kernel, once the helper is gone: see below), kills its whole process group, the
+ * hook's commands and their children included. $1 is the line.
+ */
+const HOOK_KEEPER = 'trap "kill -KILL 0" TERM; /bin/sh -c "$1" & wait $!';
+
+/**
+ * Runs one hook command as wg-quick does: %i becomes the interface name, through /bin/sh -c.
+ * On Unix it runs in a process group of its own, led by HOOK_KEEPER: a time-out kills the group,
+ * and on Linux the keeper is started through `setpriv --pdeathsig TERM` (child-lifetime.ts), so
+ * a killed helper leaves none of the hook's processes running. (A hook's own background jobs
+ * that outlive the hook are no longer its group's once the keeper has ended; docs/security.md.)
+ */
 export function runScript(hook: ScriptHook, command: string, interfaceName: string, logger: Logger): Promise<void> {
   const line = command.replaceAll('%i', interfaceName);
   logger.info(`[#] ${hook}: ${line}`);
-  const [shell, flag] = process.platform === 'win32' ? ['cmd.exe', '/c'] : ['/bin/sh', '-c'];
+  const windows = process.platform === 'win32';
+  const started = windows ? { file: 'cmd.exe', args: ['/c', line] } : tiedToParent('/bin/sh', ['-c', HOOK_KEEPER, 'wirelane-hook', line], process.platform, 'TERM');
   return new Promise((resolve, reject) => {
-    const child = spawn(shell, [flag, line], { stdio: ['ignore', 'pipe', 'pipe'], timeout: SCRIPT_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    const child = spawn(started.file, started.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: !windows, ...(windows ? { timeout: SCRIPT_TIMEOUT_MS, killSignal: 'SIGKILL' } : {}) });
+    const timer = windows
+      ? null
+      : setTimeout(() => {
+          logger.error(`${hook} did not finish within ${SCRIPT_TIMEOUT_MS / 1000} s; killing it`);
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            // Gone already.
+          }
+        }, SCRIPT_TIMEOUT_MS);
     let output = '';
     const collect = (chunk: Buffer) => {
       if (output.length < 8192) output += chunk.toString('utf8');
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
-    child.on('error', (err) => reject(new Error(`${hook} could not start: ${err.message}`)));
+    child.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      reject(new Error(`${hook} could not start: ${err.message}`));
+    });
     child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
       for (const text of output.split('\n')) if (text.trim()) logger.info(`${hook}: ${text}`);
       if (code === 0) resolve();
       else reject(new Error(`${hook} command failed (${code !== null ? `exit status ${code}` : `signal ${signal}`}): ${line}`));

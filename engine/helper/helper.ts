@@ -23,10 +23,12 @@ import { NetworkWatch } from './network-watch.js';
 import { ControlServer, type ConnectionLimits } from './server.js';
 import { isNamedPipe } from './authorisation.js';
 import { requireTrustedDirectory } from './path-ownership.js';
+import { childLifetimeWarning } from '../os/child-lifetime.js';
 import { TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
 import { TunnelGuards } from './tunnel-guards.js';
 import { AlwaysOn } from './always-on.js';
+import { serveUapi, uapiSocketPath } from '../uapi/server.js';
 
 export const HELPER_VERSION = '0.1.0';
 
@@ -40,6 +42,8 @@ export interface HelperOptions {
   /** Passed on to the engine launcher unbound, so these are functions, not methods using `this`. */
   openTun: (name: string, mtu: number, logger: Logger) => TunDevice;
   createBind: (logger: Logger) => Bind;
+  /** Where the tunnels' UAPI sockets go (default /var/run/wireguard, where `wg` looks; not on Windows). */
+  uapiDirectory?: string;
   /** Tests replace the engine launcher with a fake. */
   launcher?: TunnelLauncher;
   groupFile?: string;
@@ -74,6 +78,8 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
   // change would let that user plant journals (run as root at recovery) or race the socket.
   requireTrustedDirectory(options.storeDir, 'the store');
   if (!isNamedPipe(options.socketPath)) requireTrustedDirectory(dirname(options.socketPath), 'the socket directory');
+  const lifetime = childLifetimeWarning();
+  if (lifetime) logger.warn(lifetime);
   const store = TunnelStore.open(options.storeDir, logger, options.storeFaults);
   options.applyLogLevel?.(store.readPreferences().logLevel);
 
@@ -104,6 +110,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       createDevice: (deviceOptions) => new Device(deviceOptions),
       readSettings: () => store.readSettings(),
       guards,
+      serveUapi: (interfaceName, device, tunnelLogger) => serveUapi(uapiSocketPath(interfaceName, options.uapiDirectory), device, tunnelLogger),
     });
 
   let server: ControlServer | null = null;

@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger.js';
+import { tiedToParent } from '../os/child-lifetime.js';
 
 export const NETWORK_CHANGE_DEBOUNCE_MS = 2000;
 
@@ -43,7 +44,9 @@ export class NetworkWatch {
   start(): void {
     const command = monitorCommand(this.options.platform ?? process.platform);
     if (!command || this.child) return;
-    const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Tied to the helper's life: a killed helper must not leave a monitor running as root.
+    const started = tiedToParent(command.file, command.args);
+    const child = spawn(started.file, started.args, { stdio: ['ignore', 'pipe', 'ignore'] });
     this.child = child;
     let pending = '';
     child.stdout?.on('data', (chunk: Buffer) => {

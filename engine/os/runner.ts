@@ -4,6 +4,7 @@
  * characters it holds.
  */
 import { execFile } from 'node:child_process';
+import { dieWithParentPrefix } from './child-lifetime.js';
 import type { CommandResult, CommandRunner, RunOptions } from './types.js';
 
 export interface ExecFileRunnerOptions {
@@ -22,7 +23,8 @@ const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 
 /** A CommandRunner over execFile. It resolves for every exit status; only the status tells failure. */
 export function execFileRunner(options: ExecFileRunnerOptions = {}): CommandRunner {
-  const prefix = options.prefix ?? [];
+  // Every command dies with the helper if the helper is killed (child-lifetime.ts).
+  const prefix = [...dieWithParentPrefix(), ...(options.prefix ?? [])];
   const env = { ...process.env, ...options.env, LC_ALL: 'C' };
   return (file: string, args: readonly string[], runOptions?: RunOptions): Promise<CommandResult> => {
     const argv = [...prefix, file, ...args];
