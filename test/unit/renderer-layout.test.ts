@@ -42,5 +42,5 @@ test('renderer/src reaches outside renderer/ only through contract.ts (types) an
 test('main/ holds no module the renderer needs: the import reader lives in engine/ and is packaged with it', () => {
   const builder = readFileSync(repoPath('electron-builder.yml'), 'utf8');
   assert.match(builder, /^\s*- dist\/engine\/\*\*$/m);
-  assert.match(readFileSync(repoPath('main', 'index.ts'), 'utf8'), /from '\.\.\/engine\/conf\/import-bundle\.js'/);
+  assert.match(readFileSync(repoPath('main', 'tray-actions.ts'), 'utf8'), /from '\.\.\/engine\/conf\/import-bundle\.js'/);
 });
