@@ -25,6 +25,7 @@ import type { TunnelConfig } from '../conf/types.js';
 import { formatAddress, formatCidr, parseAddress } from '../routing/cidr.js';
 import { isAllZero, keysEqual, keyToBase64 } from '../keys.js';
 import { formatProblem, type ConfInspector } from './conf-info.js';
+import { tableRefusal } from '../os/plan.js';
 import type { HelperSettings } from './store.js';
 import type { EndpointChange, RunningTunnel, TunnelLauncher } from './tunnel-manager.js';
 import { UNANSWERED_FOR_RECONNECTING_MS } from './tunnel-state.js';
@@ -89,6 +90,8 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
       }
       const config = inspection.config;
       // Before anything of the tunnel exists, so a refusal leaves nothing behind.
+      const tableProblem = tableRefusal(options.os.platform, config.interface.table ?? 'auto', config.peers.flatMap((p) => p.allowedIps));
+      if (tableProblem !== null) throw new Error(tableProblem);
       options.guards?.claimRoutes(name, config);
       try {
         return await bringUp(name, config, inspection.info.hasScripts, logger);
