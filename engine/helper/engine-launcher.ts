@@ -29,6 +29,7 @@ import { formatProblem, type ConfInspector } from './conf-info.js';
 import { approveCommandFor, scriptsApproved, type ScriptsApproval } from './script-approval.js';
 import type { RunningTunnel, TunnelLauncher } from './tunnel-manager.js';
 import type { TunnelGuards } from './tunnel-guards.js';
+import type { UapiServer } from '../uapi/server.js';
 
 /** MTU the TUN is created with before the OS layer sets the computed one (wg-quick's default). */
 const INITIAL_MTU = 1420;
@@ -48,6 +49,12 @@ export interface EngineLauncherOptions {
   resolve?: (host: string) => Promise<string>;
   /** Route claims and the kill switch (tunnel-guards.ts); absent in tests that need neither. */
   guards?: TunnelGuards;
+  /**
+   * Serves the cross-platform UAPI for the running device, where `wg` looks for it
+   * (/var/run/wireguard/NAME.sock, root only), so `wg show`, `wg set` and `wg syncconf` work
+   * on helper tunnels. Absent: no UAPI (tests with fakes).
+   */
+  serveUapi?: (interfaceName: string, device: EngineDevice, logger: Logger) => Promise<UapiServer>;
 }
 
 type ScriptHook = 'PreUp' | 'PostUp' | 'PreDown' | 'PostDown';
@@ -158,9 +165,21 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
         await options.os.revert(applied);
       });
 
+      // The standard tools' way in. A failure costs `wg` its view of this tunnel, not the tunnel.
+      let uapiServer: UapiServer | null = null;
+      if (options.serveUapi) {
+        try {
+          const served = await options.serveUapi(tun.name, device, logger);
+          uapiServer = served;
+          undo.push(() => served.close());
+        } catch (err) {
+          logger.warn(`wg cannot see this tunnel: the UAPI socket was not served: ${(err as Error).message}`);
+        }
+      }
+
       await runHooks('PostUp', config.interface.postUp, tun.name);
       logger.info(`interface ${tun.name} is up with ${config.peers.length} peer(s)`);
-      return running(name, tun.name, config, device, applied, options.os, options.crypto, runHooks, logger, () =>
+      return running(name, tun.name, config, device, applied, options.os, options.crypto, runHooks, logger, uapiServer, () =>
         options.guards?.releaseRoutes(name),
       );
     } catch (err) {
@@ -180,6 +199,7 @@ function running(
   crypto: CryptoBackend,
   runHooks: (hook: ScriptHook, commands: string[], interfaceName: string) => Promise<void>,
   logger: Logger,
+  uapiServer: UapiServer | null,
   routesGone: () => void,
 ): RunningTunnel {
   let down: Promise<void> | null = null;
@@ -247,6 +267,7 @@ function running(
           }
         };
         await step('PreDown', () => runHooks('PreDown', config.interface.preDown, interfaceName));
+        await step('removing the UAPI socket', () => uapiServer?.close());
         await step('restoring the system configuration', async () => {
           const report = await os.revert(applied);
           for (const failure of report.failures) logger.error(`could not undo ${failure.step}: ${failure.error}`);

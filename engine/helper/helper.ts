@@ -28,6 +28,7 @@ import { SETTINGS_FILE, TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
 import { TunnelGuards } from './tunnel-guards.js';
 import { AlwaysOn } from './always-on.js';
+import { serveUapi, uapiSocketPath } from '../uapi/server.js';
 
 export const HELPER_VERSION = '0.1.0';
 
@@ -41,6 +42,8 @@ export interface HelperOptions {
   /** Passed on to the engine launcher unbound, so these are functions, not methods using `this`. */
   openTun: (name: string, mtu: number, logger: Logger) => TunDevice;
   createBind: (logger: Logger) => Bind;
+  /** Where the tunnels' UAPI sockets go (default /var/run/wireguard, where `wg` looks; not on Windows). */
+  uapiDirectory?: string;
   /** Tests replace the engine launcher with a fake. */
   launcher?: TunnelLauncher;
   groupFile?: string;
@@ -110,6 +113,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       createDevice: (deviceOptions) => new Device(deviceOptions),
       scriptsApproval: (name) => (store.has(name) ? store.meta(name).scriptsApproval : undefined),
       guards,
+      serveUapi: (interfaceName, device, tunnelLogger) => serveUapi(uapiSocketPath(interfaceName, options.uapiDirectory), device, tunnelLogger),
     });
 
   let server: ControlServer | null = null;

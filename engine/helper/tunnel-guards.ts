@@ -100,6 +100,18 @@ export class TunnelGuards {
     }
   }
 
+  /**
+   * The tunnel's endpoints changed (re-resolved host name, roaming by configuration): the kill
+   * switch's allowance follows in one firewall transaction. Await it before the device is told the
+   * new address, or its first packets there are dropped. Rejects when the firewall refused.
+   */
+  async endpointsChanged(name: string, endpoints: KillSwitchPolicy['endpoints']): Promise<void> {
+    const policy = this.policies.get(name);
+    if (policy) this.policies.set(name, { ...policy, endpoints });
+    if (!this.options.killSwitch) return;
+    await this.options.killSwitch.updateEndpoints(name, endpoints);
+  }
+
   /** The user turned the tunnel off: its kill switch goes. Never rejects (logged instead). */
   async turnedOff(name: string): Promise<void> {
     this.policies.delete(name);

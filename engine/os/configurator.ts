@@ -11,6 +11,7 @@ import { describeCommand, execFileRunner } from './runner.js';
 import { probeWin32, win32Steps } from './win32.js';
 import { KillSwitch, killSwitchDirOf, type KillSwitchFirewall } from './killswitch.js';
 import { nftFirewall } from './killswitch-nft.js';
+import { pfFirewall } from './killswitch-pf.js';
 import { DnsStack, dnsStackDirOf } from './dns-stack.js';
 import type {
   AppliedTunnel,
@@ -72,8 +73,11 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
   const dnsStack = new DnsStack(dnsStackDirOf(options.journalDir));
   const undoContext = { run, logger, restorableFiles, dnsStack };
 
-  const firewall: KillSwitchFirewall | null = platform === 'linux' ? nftFirewall(run) : null;
-  const killSwitch = firewall ? new KillSwitch({ dir: killSwitchDirOf(options.journalDir), platform, firewall, logger }) : null;
+  // Windows: the WFP calls exist (killswitch-wfp.ts) but the addon has no binding to run them yet.
+  const killSwitchDir = killSwitchDirOf(options.journalDir);
+  const firewall: KillSwitchFirewall | null =
+    platform === 'linux' ? nftFirewall(run) : platform === 'darwin' ? pfFirewall(run, killSwitchDir) : null;
+  const killSwitch = firewall ? new KillSwitch({ dir: killSwitchDir, platform, firewall, logger }) : null;
 
   return {
     platform,

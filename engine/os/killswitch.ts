@@ -48,6 +48,8 @@ export interface KillSwitchPolicy {
    * they may leave, so the tunnel survives a peer that roams. Null when the device has none.
    */
   readonly fwmark: number | null;
+  /** Windows: the tunnel adapter's LUID (decimal), which WFP filters name an interface by. */
+  readonly interfaceLuid?: string;
 }
 
 const recordSchema = z.strictObject({
@@ -58,6 +60,7 @@ const recordSchema = z.strictObject({
   endpoints: z.array(z.strictObject({ address: z.string(), port: z.number() })),
   dnsServers: z.array(z.string()),
   fwmark: z.number().nullable(),
+  interfaceLuid: z.string().optional(),
 });
 
 /** The tunnel-name rule of wg-quick (also the store's): the record's file name is built from it. */
@@ -82,6 +85,9 @@ export function checkKillSwitchPolicy(platform: OsPlatform, policy: KillSwitchPo
   if (policy.fwmark !== null && (!Number.isInteger(policy.fwmark) || policy.fwmark < 1 || policy.fwmark > 0xffffffff)) {
     throw new OsValueError(`firewall mark ${String(policy.fwmark)} is out of range`);
   }
+  if (policy.interfaceLuid !== undefined && !/^[0-9]{1,20}$/.test(policy.interfaceLuid)) {
+    throw new OsValueError(`not an interface LUID: ${JSON.stringify(policy.interfaceLuid)}`);
+  }
   return {
     tunnel: policy.tunnel,
     interfaceName: checkInterfaceName(platform, policy.interfaceName),
@@ -90,6 +96,7 @@ export function checkKillSwitchPolicy(platform: OsPlatform, policy: KillSwitchPo
     endpoints,
     dnsServers: policy.dnsServers.map((server) => checkIpAddress(server, 'DNS server')),
     fwmark: policy.fwmark,
+    ...(policy.interfaceLuid !== undefined ? { interfaceLuid: policy.interfaceLuid } : {}),
   };
 }
 
@@ -146,6 +153,29 @@ export class KillSwitch {
         throw error;
       }
       this.options.logger.info(`kill switch of ${checked.tunnel} in force (${describe(checked)})`);
+    });
+  }
+
+  /**
+   * The tunnel's endpoints changed (a host name re-resolved, a peer added): its WireGuard UDP may
+   * go to these from now on, and no longer to the old ones, in one firewall transaction. Call it
+   * before the device sends to a new address. Resolves false, changing nothing, when the tunnel
+   * has no policy in force.
+   */
+  updateEndpoints(tunnel: string, endpoints: KillSwitchPolicy['endpoints']): Promise<boolean> {
+    return this.serialise(async () => {
+      const before = await this.readRecord(tunnel);
+      if (!before) return false;
+      const next = checkKillSwitchPolicy(this.options.platform, { ...before, endpoints });
+      await this.writeRecord(next);
+      try {
+        await this.options.firewall.enforce(await this.policies());
+      } catch (error) {
+        await this.writeRecord(before);
+        throw error;
+      }
+      this.options.logger.info(`kill switch of ${tunnel}: WireGuard may now reach ${endpoints.map((e) => `${e.address}:${e.port}`).join(', ') || 'no endpoint'}`);
+      return true;
     });
   }
 

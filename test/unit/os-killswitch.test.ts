@@ -192,3 +192,23 @@ test('kill switch: values that would not be one token in the ruleset are refused
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('kill switch: new endpoints replace the old ones in one transaction; a tunnel without a policy is left alone', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wirelane-ks-'));
+  try {
+    const scripts: string[] = [];
+    const ks = killSwitchIn(dir, { enforce: async (policies) => void scripts.push(nftKillSwitchScript(policies)) });
+    await ks.engage(office);
+    assert.equal(await ks.updateEndpoints('office', [{ address: '203.0.113.77', port: 51821 }]), true);
+    assert.equal(scripts.length, 2, 'one more transaction, nothing in between');
+    assert.match(scripts[1] ?? '', /\t\tip daddr 203\.0\.113\.77 udp dport 51821 return\n/);
+    assert.doesNotMatch(scripts[1] ?? '', /192\.0\.2\.2/, 'the old endpoint is no longer let out');
+    assert.deepEqual((await ks.policyOf('office'))?.endpoints, [{ address: '203.0.113.77', port: 51821 }]);
+    assert.equal(await ks.updateEndpoints('nobody', [{ address: '203.0.113.1', port: 1 }]), false);
+    assert.equal(scripts.length, 2);
+    await assert.rejects(ks.updateEndpoints('office', [{ address: 'vpn.example.com', port: 1 }]), /endpoint/);
+    assert.deepEqual((await ks.policyOf('office'))?.endpoints, [{ address: '203.0.113.77', port: 51821 }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -42,5 +42,12 @@ test('renderer/src reaches outside renderer/ only through contract.ts (types) an
 test('main/ holds no module the renderer needs: the import reader lives in engine/ and is packaged with it', () => {
   const builder = readFileSync(repoPath('electron-builder.yml'), 'utf8');
   assert.match(builder, /^\s*- dist\/engine\/\*\*$/m);
-  assert.match(readFileSync(repoPath('main', 'index.ts'), 'utf8'), /from '\.\.\/engine\/conf\/import-bundle\.js'/);
+  // main/ keeps no import reader of its own: whichever of its modules reads import files takes it from engine/.
+  const mainSources = readdirSync(repoPath('main')).filter((name) => name.endsWith('.ts'));
+  assert.ok(!mainSources.includes('import-bundle.ts'), 'main/import-bundle.ts must not come back');
+  const readers = mainSources.filter((name) => /import-bundle\.js'/.test(readFileSync(repoPath('main', name), 'utf8')));
+  assert.ok(readers.length > 0, 'some main/ module reads import files');
+  for (const name of readers) {
+    assert.match(readFileSync(repoPath('main', name), 'utf8'), /from '\.\.\/engine\/conf\/import-bundle\.js'/, name);
+  }
 });
