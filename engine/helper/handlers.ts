@@ -22,6 +22,7 @@ import { StoreError, type TunnelStore } from './store.js';
 import { formatProblem, hideSecrets, type ConfInspector } from './conf-info.js';
 import type { TunnelManager } from './tunnel-manager.js';
 import type { TunnelGuards } from './tunnel-guards.js';
+import type { HelperLog } from './helper-log.js';
 import type { TunnelConfig } from '../conf/types.js';
 import { keyToBase64 } from '../keys.js';
 import { tokenizeConf } from '../conf/parse.js';
@@ -98,6 +99,8 @@ export interface HandlerContext {
   broadcast(event: HelperEvent): void;
   /** Route claims and the kill switch; absent in tests that need neither. */
   guards?: TunnelGuards;
+  /** The whole helper's log ring; absent in tests that do not read it. */
+  helperLog?: HelperLog;
   /** The user turned a tunnel on or off: always-on retries of it stop (always-on.ts). */
   userChose?(name: string): void;
   /** The helper's own settings: read, and changed (stored and applied) by setSettings. */
@@ -313,6 +316,8 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
       if (!store.has(name) && !manager.isActive(name)) throw new HandlerFailure('not_found', `no tunnel named '${name}'`);
       return { name, entries: manager.logs(name, limit) };
     },
+
+    helperLog: ({ limit }) => ({ entries: ctx.helperLog?.recent(limit) ?? [] }),
 
     generateKeypair: () => ctx.generateKeypair(),
 

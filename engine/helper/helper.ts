@@ -12,7 +12,8 @@ import { parseConf } from '../conf/parse.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { Device } from '../device/device.js';
 import type { Logger } from '../logger.js';
-import type { LogLevel } from './protocol.js';
+import type { LogEntry, LogLevel } from './protocol.js';
+import { HelperLog } from './helper-log.js';
 import { keyToBase64 } from '../keys.js';
 import type { OsConfigurator, UndoReport } from '../os/types.js';
 import type { TunDevice } from '../tun/tun.js';
@@ -73,7 +74,12 @@ export function journalDirOf(storeDir: string): string {
 }
 
 export async function startHelper(options: HelperOptions): Promise<RunningHelper> {
-  const { logger, crypto } = options;
+  const { crypto } = options;
+  // Everything the helper logs is also kept in its whole-log ring (the window's helper log) and
+  // sent to subscribers as log events of no tunnel; until the server is up there is no one to send to.
+  const helperLog = new HelperLog();
+  let sendHelperLine: ((entry: LogEntry) => void) | null = null;
+  const logger = helperLog.tee(options.logger, (entry) => sendHelperLine?.(entry));
   // Before anything is read or run from them: a store or socket directory another user can
   // change would let that user plant journals (run as root at recovery) or race the socket.
   requireTrustedDirectory(options.storeDir, 'the store');
@@ -129,7 +135,10 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       for (const t of tunnels) if (!store.has(t.name)) all.push(t);
       server.broadcast({ event: 'status', tunnels: all });
     },
-    onLog: (name, entry) => server?.broadcast({ event: 'log', name, entry }),
+    onLog: (name, entry) => {
+      helperLog.addTunnelLine(name, entry);
+      server?.broadcast({ event: 'log', name, entry });
+    },
   });
 
   const alwaysOn = new AlwaysOn({
@@ -151,6 +160,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       inspector,
       helperVersion: HELPER_VERSION,
       guards,
+      helperLog,
       userChose: (name) => alwaysOn.cancel(name),
       broadcast: (event) => server?.broadcast(event),
       settings: {
@@ -172,6 +182,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       },
     }),
   });
+  sendHelperLine = (entry) => server?.broadcast({ event: 'log', name: null, entry });
   await server.listen();
   manager.start();
   const networkWatch = new NetworkWatch({

@@ -219,6 +219,10 @@ export const logEntrySchema = z.object({
 });
 export type LogEntry = z.infer<typeof logEntrySchema>;
 
+/** A line of the helper's whole log: of one tunnel (name), or of the helper itself (null). */
+export const helperLogEntrySchema = logEntrySchema.extend({ name: tunnelNameSchema.nullable() });
+export type HelperLogEntry = z.infer<typeof helperLogEntrySchema>;
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 
@@ -299,6 +303,11 @@ export const requestParamSchemas = {
   unsubscribe: z.object({}),
   /** The recent log lines of a tunnel (a bounded ring), oldest first. */
   logs: z.object({ name: tunnelNameSchema, limit: z.number().int().min(1).max(LOG_RING_LINES).optional() }),
+  /**
+   * The recent lines of the whole helper (a bounded ring), oldest first: its own and every
+   * tunnel's, each with the tunnel's name (null for the helper's own).
+   */
+  helperLog: z.object({ limit: z.number().int().min(1).max(LOG_RING_LINES).optional() }),
   /** A fresh key pair for a new configuration; nothing is stored. */
   generateKeypair: z.object({}),
   /** The full .conf text, private key included: the only way a stored private key leaves the helper. */
@@ -357,6 +366,7 @@ export const resultSchemas = {
   subscribe: z.object({}),
   unsubscribe: z.object({}),
   logs: z.object({ name: tunnelNameSchema, entries: z.array(logEntrySchema) }),
+  helperLog: z.object({ entries: z.array(helperLogEntrySchema) }),
   generateKeypair: z.object({ privateKey: base64KeySchema, publicKey: base64KeySchema }),
   export: z.object({ name: tunnelNameSchema, confText: z.string() }),
   version: z.object({ helperVersion: z.string(), protocolVersion: z.number().int(), platform: z.string() }),
@@ -394,6 +404,7 @@ export const requestSchema = z.discriminatedUnion('type', [
   requestSchemaOf('subscribe'),
   requestSchemaOf('unsubscribe'),
   requestSchemaOf('logs'),
+  requestSchemaOf('helperLog'),
   requestSchemaOf('generateKeypair'),
   requestSchemaOf('export'),
   requestSchemaOf('version'),
