@@ -16,7 +16,7 @@ import { MemoryBind, MemoryNetwork } from '../../engine/conn/memory-bind.js';
 import { parseConf } from '../../engine/conf/parse.js';
 import { Device } from '../../engine/device/device.js';
 import { createConfInspector } from '../../engine/helper/conf-info.js';
-import { createEngineLauncher } from '../../engine/helper/engine-launcher.js';
+import { createEngineLauncher, reresolveDue, RERESOLVE_INTERVAL_MS } from '../../engine/helper/engine-launcher.js';
 import { scriptsDigest, type ScriptsApproval } from '../../engine/helper/script-approval.js';
 import type { EngineDevice } from '../../engine/device/api.js';
 import { keyToBase64 } from '../../engine/keys.js';
@@ -65,6 +65,8 @@ interface Fakes {
   logger: Logger;
   launcher: ReturnType<typeof createEngineLauncher>;
   resolveAnswers: Map<string, string>;
+  /** What onEndpointsChanging was called with. */
+  endpointsChanging: Array<Array<{ address: string; port: number }>>;
 }
 
 function fakes(): Fakes {
@@ -78,6 +80,7 @@ function fakes(): Fakes {
     resolved: [],
     warnings: [],
     resolveAnswers: new Map(),
+    endpointsChanging: [],
     logger: {
       debug() {},
       info() {},
@@ -155,6 +158,9 @@ function fakes(): Fakes {
       const answer = f.resolveAnswers.get(host);
       if (answer === undefined) throw new Error('NXDOMAIN');
       return answer;
+    },
+    onEndpointsChanging: async (_name, endpoints) => {
+      f.endpointsChanging.push(endpoints);
     },
   });
   return f;
@@ -314,4 +320,34 @@ test('a stored configuration that does not parse is refused with its line, befor
     message: /^the stored configuration is invalid: line \d+: /,
   });
   assert.deepEqual(f.events, []);
+});
+
+test('a re-resolved endpoint hostname with a new address: the hook runs first with the new endpoints, then the device sends there', async () => {
+  const f = fakes();
+  f.resolveAnswers.set('vpn.example.test', '192.0.2.77');
+  const tunnel = await f.launcher.up('office', conf({ endpoint: 'vpn.example.test:51999' }), f.logger);
+  try {
+    assert.deepEqual(await tunnel.reresolveEndpoints!(false), [], 'a peer that was not left unanswered is not asked about');
+    assert.deepEqual(await tunnel.reresolveEndpoints!(true), [], 'same answer: nothing moves');
+    f.resolveAnswers.set('vpn.example.test', '192.0.2.88');
+    const changes = await tunnel.reresolveEndpoints!(true);
+    assert.deepEqual(changes, [{ publicKey: peerKey, host: 'vpn.example.test', from: '192.0.2.77', to: '192.0.2.88' }]);
+    assert.deepEqual(f.endpointsChanging, [[{ address: '192.0.2.88', port: 51999 }]], 'the kill switch hook hears of it first');
+    assert.equal(tunnel.details().peers[0]!.endpoint, '192.0.2.88:51999');
+    f.resolveAnswers.delete('vpn.example.test');
+    assert.deepEqual(await tunnel.reresolveEndpoints!(true), [], 'a failed lookup keeps the address');
+    assert.equal(tunnel.details().peers[0]!.endpoint, '192.0.2.88:51999');
+    assert.ok(f.warnings.some((w) => w.includes("cannot resolve the endpoint host 'vpn.example.test' again")));
+  } finally {
+    await tunnel.down();
+  }
+});
+
+test('re-resolving is due once a peer has left us unanswered 15 s, at most every 30 s', () => {
+  const now = 1_700_000_000_000;
+  assert.equal(reresolveDue(null, 0, now), false, 'answered (or nothing waits): never');
+  assert.equal(reresolveDue(now - 14_000, 0, now), false);
+  assert.equal(reresolveDue(now - 15_000, 0, now), true);
+  assert.equal(reresolveDue(now - 60_000, now - 10_000, now), false, 'asked 10 s ago');
+  assert.equal(reresolveDue(now - 60_000, now - RERESOLVE_INTERVAL_MS, now), true);
 });
