@@ -349,7 +349,7 @@ export function pageBridgeScript(): string {
     const input = document.createElement('input');
     input.type = 'file';
     input.multiple = true;
-    input.accept = '.conf,.zip';
+    input.accept = '.conf,.zip,.png,.jpg,.jpeg,.gif,.webp,.bmp';
     input.addEventListener('cancel', () => resolve({ ok: false, error: { code: 'cancelled', message: 'cancelled' } }));
     input.addEventListener('change', async () => {
       const files = await Promise.all([...(input.files ?? [])].map(async (file) => ({ fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) })));

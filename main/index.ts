@@ -16,6 +16,7 @@ import { consoleLogger as logger } from './console-logger.js';
 import { createDesktopSettings } from './desktop-settings.js';
 import { appBundleOf, installCommand, installWasCancelled } from './helper-install-darwin.js';
 import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
+import { QR_IMAGE_EXTENSIONS } from '../engine/conf/import-bundle.js';
 import { autostartFolder, HIDDEN_ARGUMENT, launchCommand, startsHidden } from './launch-at-login.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { channelOf, type PickedFile, type PushName, type PushPayload } from './ipc-schema.js';
@@ -156,19 +157,20 @@ async function start(): Promise<void> {
     const options = {
       title: 'Import tunnels',
       properties: ['openFile', 'multiSelections'] as ('openFile' | 'multiSelections')[],
-      filters: [{ name: 'WireGuard configurations', extensions: ['conf', 'zip'] }],
+      filters: [
+        { name: 'WireGuard configurations and QR codes', extensions: ['conf', 'zip', ...QR_IMAGE_EXTENSIONS] },
+        { name: 'WireGuard configurations', extensions: ['conf', 'zip'] },
+      ],
     };
     const chosen = parent ? await dialog.showOpenDialog(parent, options) : await dialog.showOpenDialog(options);
     if (chosen.canceled) return null;
     return Promise.all(chosen.filePaths.map(async (path): Promise<PickedFile> => ({ fileName: basename(path), bytes: new Uint8Array(await readFile(path)) })));
   }
 
-  async function chooseSavePathWithDialog(defaultFileName: string, kind: 'conf' | 'zip'): Promise<string | null> {
-    const options = {
-      title: 'Export',
-      defaultPath: defaultFileName,
-      filters: [kind === 'zip' ? { name: 'Zip archive', extensions: ['zip'] } : { name: 'WireGuard configuration', extensions: ['conf'] }],
-    };
+  async function chooseSavePathWithDialog(defaultFileName: string, kind: 'conf' | 'zip' | 'log'): Promise<string | null> {
+    const filter =
+      kind === 'zip' ? { name: 'Zip archive', extensions: ['zip'] } : kind === 'log' ? { name: 'Log', extensions: ['log', 'txt'] } : { name: 'WireGuard configuration', extensions: ['conf'] };
+    const options = { title: kind === 'log' ? 'Save log' : 'Export', defaultPath: defaultFileName, filters: [filter] };
     const chosen = window ? await dialog.showSaveDialog(window, options) : await dialog.showSaveDialog(options);
     return chosen.canceled || !chosen.filePath ? null : chosen.filePath;
   }

@@ -155,12 +155,20 @@ export const ipcSchema = {
   disconnectTunnel: invoke<ResultOf<'disconnect'>>()(nameArg),
   getLogs: invoke<ResultOf<'logs'>>()(nameArg),
   generateKeypair: invoke<ResultOf<'generateKeypair'>>()(noArgs),
-  /** Opens the native file dialog; returns the chosen .conf/.zip files' bytes. */
+  /** Opens the native file dialog; returns the chosen .conf/.zip files' (or QR images') bytes. */
   pickImportFiles: invoke<PickedFile[]>()(noArgs),
   /** Asks where to save and writes the tunnels' full .conf (one file, or a .zip for several). */
   exportTunnels: invoke<{ savedTo: string }>()(z.tuple([z.array(tunnelNameSchema).min(1).max(1000)])),
   /** Copies a public key to the clipboard (only a key: nothing else may be written this way). */
   copyPublicKey: invoke<null>()(z.tuple([base64KeySchema])),
+  /** A tunnel's status and, while it runs, its device: per-peer handshake, transfer and endpoint. */
+  getTunnelDetails: invoke<ResultOf<'show'>>()(nameArg),
+  /** The whole helper's recent log: its own lines and every tunnel's. */
+  getHelperLog: invoke<ResultOf<'helperLog'>>()(noArgs),
+  /** Copies a log (one tunnel's, or the whole helper's with null) to the clipboard, as text main formats. */
+  copyLog: invoke<null>()(z.tuple([tunnelNameSchema.nullable()])),
+  /** Asks where to save and writes a log (one tunnel's, or the whole helper's with null) as text. */
+  saveLog: invoke<{ savedTo: string }>()(z.tuple([tunnelNameSchema.nullable()])),
   /** The app's settings (launch at login, start hidden, theme). */
   getAppSettings: invoke<AppSettings>()(noArgs),
   /** Changes the given app settings, applies them (login item, theme) and stores them; returns all. */

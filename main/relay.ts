@@ -7,6 +7,7 @@
 import { strToU8, zipSync } from 'fflate';
 import { memoryAppSettings, type AppSettingsPort } from './app-settings.js';
 import type { HelperClient } from './helper-client.js';
+import type { HelperLogEntry, LogEntry } from '../engine/helper/protocol.js';
 import type { IpcHandlers, IpcResult, PickedFile } from './ipc-schema.js';
 import type { TunnelStoreView } from './tunnel-store-view.js';
 
@@ -14,7 +15,7 @@ export interface DesktopServices {
   /** Shows the open dialog for .conf/.zip files; null when cancelled. */
   pickImportFiles(): Promise<PickedFile[] | null>;
   /** Shows the save dialog; null when cancelled. */
-  chooseSavePath(defaultFileName: string, kind: 'conf' | 'zip'): Promise<string | null>;
+  chooseSavePath(defaultFileName: string, kind: 'conf' | 'zip' | 'log'): Promise<string | null>;
   writeFile(path: string, bytes: Uint8Array): Promise<void>;
   copyText(text: string): void;
 }
@@ -31,9 +32,20 @@ export interface RelayDeps {
 
 const cancelled = { ok: false, error: { code: 'cancelled', message: 'cancelled' } } as const;
 
+/** A log as text for the clipboard or a file: one line each, ISO time, level, tunnel, message. */
+export function formatLogText(entries: readonly (LogEntry | HelperLogEntry)[]): string {
+  return entries
+    .map((e) => `${new Date(e.time).toISOString()} ${e.level.toUpperCase().padEnd(5)} ${'name' in e ? `${e.name ?? 'helper'}: ` : ''}${e.message}\n`)
+    .join('');
+}
+
 export function createRelay(deps: RelayDeps): IpcHandlers {
   const { client, view, desktop } = deps;
   const appSettings = deps.appSettings ?? memoryAppSettings();
+  const logText = async (name: string | null): Promise<IpcResult<string>> => {
+    const result = name === null ? await client.request('helperLog', {}) : await client.request('logs', { name });
+    return result.ok ? { ok: true, value: formatLogText(result.value.entries) } : result;
+  };
   return {
     getSnapshot: async () => ({ ok: true, value: view.snapshot() }),
     getTunnel: (name) => client.request('get', { name }),
@@ -69,6 +81,22 @@ export function createRelay(deps: RelayDeps): IpcHandlers {
         ? strToU8(single.confText)
         : zipSync(Object.fromEntries(texts.map((t) => [`${t.name}.conf`, strToU8(t.confText)])));
       await desktop.writeFile(path, bytes);
+      return { ok: true, value: { savedTo: path } };
+    },
+    getTunnelDetails: (name) => client.request('show', { name }),
+    getHelperLog: () => client.request('helperLog', {}),
+    copyLog: async (name) => {
+      const text = await logText(name);
+      if (!text.ok) return text;
+      desktop.copyText(text.value);
+      return { ok: true, value: null };
+    },
+    saveLog: async (name) => {
+      const text = await logText(name);
+      if (!text.ok) return text;
+      const path = await desktop.chooseSavePath(`${name ?? 'wirelane-helper'}.log`, 'log');
+      if (path === null) return cancelled;
+      await desktop.writeFile(path, strToU8(text.value));
       return { ok: true, value: { savedTo: path } };
     },
     copyPublicKey: async (key) => {

@@ -3,7 +3,7 @@
  * notifications) is tested under Node; main/index.ts hands in Electron's dialogs and window.
  */
 import type { AppSettingsPort } from './app-settings.js';
-import { readImportFiles } from '../engine/conf/import-bundle.js';
+import { isQrImageFileName, readImportFiles } from '../engine/conf/import-bundle.js';
 import type { IpcHandlers, PickedFile } from './ipc-schema.js';
 import { connectFailureNotification, type NotificationGate } from './notifications.js';
 import type { TrayAction } from './tray-model.js';
@@ -47,7 +47,8 @@ export function createTrayActions(deps: TrayActionDeps): (action: TrayAction) =>
         if (!files) return;
         // Check the bundle here so a file with nothing usable says so even with no window open.
         const bundle = readImportFiles(files);
-        if (bundle.candidates.length === 0) {
+        // QR images are read by the window (it has the canvas to decode them).
+        if (bundle.candidates.length === 0 && !files.some((f) => isQrImageFileName(f.fileName))) {
           deps.showError('Nothing to import', bundle.skipped.join('\n') || 'No .conf file was chosen.');
           return;
         }

@@ -33,6 +33,7 @@ import { DEFAULT_MTU } from '../noise/constants.js';
 import { openTun } from '../tun/index.js';
 import { writeTunNameFile } from '../tun/tun-darwin.js';
 import { serveUapi } from '../uapi/server.js';
+import { watchForWake } from '../wake.js';
 import { engineFiles } from './engine-files.js';
 
 /** How often the daemon checks that its UAPI socket file is still there. */
@@ -231,6 +232,11 @@ async function runDevice(interfaceName: string): Promise<void> {
     }, SOCKET_CHECK_MS).unref();
   }
   device.onClosed(() => stop(`interface ${interfaceName} was deleted`));
+  // As the helper does: after a sleep the sessions' timers are stale, so handshake again now.
+  watchForWake((asleep) => {
+    logger.info(`woke from sleep (${Math.round(asleep / 1000)} s); re-handshaking every peer`);
+    device.rehandshakeAll();
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => undefined); // no terminal to hang up on; do not die of it

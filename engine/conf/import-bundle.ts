@@ -29,6 +29,14 @@ export function tunnelNameFromFileName(fileName: string): string {
   return base.replace(/\.conf$/i, '');
 }
 
+/** Image types a QR code may come in (read by the window, which can decode images). */
+export const QR_IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'gif', 'webp', 'bmp'] as const;
+
+export function isQrImageFileName(fileName: string): boolean {
+  const extension = /\.([^.]+)$/.exec(fileName)?.[1]?.toLowerCase();
+  return extension !== undefined && (QR_IMAGE_EXTENSIONS as readonly string[]).includes(extension);
+}
+
 export function isValidTunnelName(name: string): boolean {
   return TUNNEL_NAME_PATTERN.test(name) && name !== '.' && name !== '..';
 }

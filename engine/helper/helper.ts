@@ -12,7 +12,8 @@ import { parseConf } from '../conf/parse.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { Device } from '../device/device.js';
 import type { Logger } from '../logger.js';
-import type { LogLevel } from './protocol.js';
+import type { LogEntry, LogLevel } from './protocol.js';
+import { HelperLog } from './helper-log.js';
 import { keyToBase64 } from '../keys.js';
 import type { OsConfigurator, UndoReport } from '../os/types.js';
 import type { TunDevice } from '../tun/tun.js';
@@ -24,7 +25,7 @@ import { ControlServer, type ConnectionLimits } from './server.js';
 import { isNamedPipe } from './authorisation.js';
 import { requireTrustedDirectory } from './path-ownership.js';
 import { childLifetimeWarning } from '../os/child-lifetime.js';
-import { TunnelStore, type StoreFaults } from './store.js';
+import { SETTINGS_FILE, TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
 import { TunnelGuards } from './tunnel-guards.js';
 import { AlwaysOn } from './always-on.js';
@@ -73,7 +74,12 @@ export function journalDirOf(storeDir: string): string {
 }
 
 export async function startHelper(options: HelperOptions): Promise<RunningHelper> {
-  const { logger, crypto } = options;
+  const { crypto } = options;
+  // Everything the helper logs is also kept in its whole-log ring (the window's helper log) and
+  // sent to subscribers as log events of no tunnel; until the server is up there is no one to send to.
+  const helperLog = new HelperLog();
+  let sendHelperLine: ((entry: LogEntry) => void) | null = null;
+  const logger = helperLog.tee(options.logger, (entry) => sendHelperLine?.(entry));
   // Before anything is read or run from them: a store or socket directory another user can
   // change would let that user plant journals (run as root at recovery) or race the socket.
   requireTrustedDirectory(options.storeDir, 'the store');
@@ -82,6 +88,9 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
   if (lifetime) logger.warn(lifetime);
   const store = TunnelStore.open(options.storeDir, logger, options.storeFaults);
   options.applyLogLevel?.(store.readPreferences().logLevel);
+  if (store.hasLegacyScriptsSwitch()) {
+    logger.warn(`${join(options.storeDir, SETTINGS_FILE)} allows scripts for every tunnel: that switch is ignored now; approve each tunnel's scripts as root with 'wirelane scripts allow NAME'`);
+  }
 
   const recovered = await options.os.recover();
   if (recovered.undone.length > 0) {
@@ -108,7 +117,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       openTun: options.openTun,
       createBind: options.createBind,
       createDevice: (deviceOptions) => new Device(deviceOptions),
-      readSettings: () => store.readSettings(),
+      scriptsApproval: (name) => (store.has(name) ? store.meta(name).scriptsApproval : undefined),
       guards,
       serveUapi: (interfaceName, device, tunnelLogger) => serveUapi(uapiSocketPath(interfaceName, options.uapiDirectory), device, tunnelLogger),
     });
@@ -126,7 +135,10 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       for (const t of tunnels) if (!store.has(t.name)) all.push(t);
       server.broadcast({ event: 'status', tunnels: all });
     },
-    onLog: (name, entry) => server?.broadcast({ event: 'log', name, entry }),
+    onLog: (name, entry) => {
+      helperLog.addTunnelLine(name, entry);
+      server?.broadcast({ event: 'log', name, entry });
+    },
   });
 
   const alwaysOn = new AlwaysOn({
@@ -148,6 +160,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       inspector,
       helperVersion: HELPER_VERSION,
       guards,
+      helperLog,
       userChose: (name) => alwaysOn.cancel(name),
       broadcast: (event) => server?.broadcast(event),
       settings: {
@@ -169,6 +182,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       },
     }),
   });
+  sendHelperLine = (entry) => server?.broadcast({ event: 'log', name: null, entry });
   await server.listen();
   manager.start();
   const networkWatch = new NetworkWatch({

@@ -52,6 +52,25 @@ export function checkInterfaceName(platform: OsPlatform, name: string): string {
   return name;
 }
 
+/**
+ * Why a Table = value cannot be planned for these AllowedIPs on this platform, or null. Pure and
+ * cheap: the helper asks before anything of the tunnel exists (a refusal then leaves nothing, not
+ * even a kill switch), and planTunnel() asks again.
+ */
+export function tableRefusal(platform: OsPlatform, table: 'off' | 'auto' | number, allowedIps: readonly Cidr[]): string | null {
+  if (typeof table !== 'number') return null;
+  if (!Number.isInteger(table) || table < 1 || table > 0xffffffff) return `Table = ${table} is not a routing table number`;
+  // wg-quick on macOS: "Darwin only supports TABLE=auto|main|off".
+  if (platform !== 'linux') return `Table = ${table} is supported on Linux only; use auto or off`;
+  if (table === MAIN_TABLE && fullTunnelFamilies(allowedIps.map(networkOf)).size > 0) {
+    // wg-quick would add the /0 to the main table, where the machine's default route already is
+    // ("File exists"), or, without one, send the tunnel's own UDP into the tunnel. Neither routes
+    // anything through it, so refuse rather than report a tunnel that carries nothing.
+    return 'Table = main cannot carry a full tunnel (AllowedIPs covering 0.0.0.0/0 or ::/0): the main table already has the default route. Remove the Table line (Table = auto routes everything through the tunnel with policy rules, as wg-quick does) or use Table = off and route by hand';
+  }
+  return null;
+}
+
 export function planTunnel(platform: OsPlatform, input: OsTunnelInput, facts: SystemFacts): OsTunnelPlan {
   const interfaceName = checkInterfaceName(platform, input.interfaceName);
   input.addresses.forEach(checkCidr);
@@ -60,13 +79,8 @@ export function planTunnel(platform: OsPlatform, input: OsTunnelInput, facts: Sy
   const searchDomains = input.dns.searchDomains.map(checkSearchDomain);
   const endpoints = input.endpoints.map((endpoint) => checkIpAddress(endpoint, 'endpoint'));
   const table = input.table ?? 'auto';
-  if (typeof table === 'number' && (!Number.isInteger(table) || table < 1 || table > 0xffffffff)) {
-    throw new OsValueError(`Table = ${table} is not a routing table number`);
-  }
-  if (typeof table === 'number' && platform !== 'linux') {
-    // wg-quick on macOS: "Darwin only supports TABLE=auto|main|off".
-    throw new OsValueError(`Table = ${table} is supported on Linux only; use auto or off`);
-  }
+  const tableProblem = tableRefusal(platform, table, input.allowedIps);
+  if (tableProblem !== null) throw new OsValueError(tableProblem);
   if (input.fwMark !== undefined && (!Number.isInteger(input.fwMark) || input.fwMark < 0 || input.fwMark > 0xffffffff)) {
     throw new OsValueError(`FwMark = ${input.fwMark} is out of range`);
   }
@@ -79,14 +93,6 @@ export function planTunnel(platform: OsPlatform, input: OsTunnelInput, facts: Sy
   }
 
   const prefixes = uniquePrefixes(input.allowedIps.map(networkOf));
-  if (table === MAIN_TABLE && platform === 'linux' && fullTunnelFamilies(prefixes).size > 0) {
-    // wg-quick would add the /0 to the main table, where the machine's default route already is
-    // ("File exists"), or, without one, send the tunnel's own UDP into the tunnel. Neither routes
-    // anything through it, so refuse rather than report a tunnel that carries nothing.
-    throw new OsValueError(
-      'Table = main cannot carry a full tunnel (AllowedIPs covering 0.0.0.0/0 or ::/0): the main table already has the default route. Remove the Table line (Table = auto routes everything through the tunnel with policy rules, as wg-quick does) or use Table = off and route by hand',
-    );
-  }
   // A family whose prefixes cover it whole (a /0, or 0.0.0.0/1 + 128.0.0.0/1, ...) is a full
   // tunnel, whatever the spelling. Its own prefixes are not routed one by one: the default route
   // (table F on Linux, the /1 pair elsewhere) already carries them, and /1 routes in the main table

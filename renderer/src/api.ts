@@ -14,9 +14,15 @@ export function api(): WirelaneApi {
   return window.wirelane;
 }
 
-/** The message to show for a failed call. */
+/**
+ * The message to show for a failed call: a sentence for a person, never the channel or the
+ * argument index of a schema check ("renameTunnel: 1: ...").
+ */
 export function errorText(error: AppError): string {
-  return error.message.charAt(0).toUpperCase() + error.message.slice(1);
+  let message = error.message;
+  if (error.code === 'bad_arguments') message = message.replace(/^\w+: (\d+(\.\d+)*|arguments): /, '');
+  if (error.code === 'helper_unavailable') message = 'The Wirelane service is not answering; try again once it is back';
+  return message.charAt(0).toUpperCase() + message.slice(1);
 }
 
 export type { AppError, IpcResult };

@@ -7,6 +7,7 @@
 export type {
   ConfProblem,
   DeviceDetails,
+  HelperLogEntry,
   HelperSettings,
   LogEntry,
   LogLevel,
@@ -15,4 +16,4 @@ export type {
   TunnelStatus,
   TunnelSummary,
 } from '../../engine/helper/protocol.js';
-export type { AppError, AppSnapshot, HelperAvailability, IpcResult, LogPush, PickedFile, WirelaneApi } from '../../main/ipc-schema.js';
+export type { AppError, AppSettings, AppSnapshot, AppTheme, HelperAvailability, IpcResult, LogPush, PickedFile, WirelaneApi } from '../../main/ipc-schema.js';

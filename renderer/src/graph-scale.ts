@@ -62,10 +62,14 @@ export interface TimeTick {
   label: string;
 }
 
-/** Ticks every 30 s over a window of `windowSeconds`, labelled relative to now. */
-export function timeTicks(windowSeconds: number): TimeTick[] {
+/**
+ * Ticks over a window of `windowSeconds`, labelled relative to now: every 30 s, or every 60 s
+ * where the plot is too narrow for labels that far apart (they would touch).
+ */
+export function timeTicks(windowSeconds: number, plotWidth = Infinity): TimeTick[] {
   const ticks: TimeTick[] = [];
-  for (let ago = windowSeconds; ago >= 0; ago -= 30) {
+  const every = (plotWidth * 30) / windowSeconds >= 80 ? 30 : 60;
+  for (let ago = windowSeconds; ago >= 0; ago -= every) {
     ticks.push({ ago, label: ago === 0 ? 'now' : ago % 60 === 0 ? `${ago / 60} min ago` : `${ago} s ago` });
   }
   return ticks;

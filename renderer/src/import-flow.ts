@@ -12,6 +12,11 @@ export type ImportOutcome =
 
 const imageFile = /\.(png|jpe?g|gif|webp|bmp)$/i;
 
+/** A file that may hold a QR code: by its type (a pasted image has a generic name) or its name. */
+export function isImageFile(file: File): boolean {
+  return file.type.startsWith('image/') || imageFile.test(file.name);
+}
+
 /** Reads a QR code out of an image; null when there is none. */
 export async function decodeQrImage(bytes: Uint8Array): Promise<string | null> {
   const bitmap = await createImageBitmap(new Blob([bytes as BlobPart]));
@@ -62,5 +67,11 @@ export async function importCandidates(wirelane: WirelaneApi, candidates: readon
 }
 
 export async function fileListToPicked(list: FileList | readonly File[]): Promise<PickedFile[]> {
-  return Promise.all(Array.from(list).map(async (file) => ({ fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) })));
+  return Promise.all(
+    Array.from(list).map(async (file) => {
+      // A pasted image is often called "image.png" or has no name at all: name it for its type.
+      const name = file.name && imageFile.test(file.name) ? file.name : file.type.startsWith('image/') ? `pasted-qr.${file.type.slice(6).replace('jpeg', 'jpg')}` : file.name;
+      return { fileName: name, bytes: new Uint8Array(await file.arrayBuffer()) };
+    }),
+  );
 }

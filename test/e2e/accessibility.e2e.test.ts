@@ -8,8 +8,11 @@
  *    values, and no serious or critical violation is allowed (contrast is checked per theme);
  *  - a keyboard-only walk (Tab and arrow keys, no mouse) reaches the tunnel list, selects a
  *    tunnel, toggles connect and opens the editor, and every control focused on the way has an
- *    accessible name and a visible focus indicator.
- * A dark-theme screenshot goes to test-results/e2e/.
+ *    accessible name and a visible focus indicator;
+ *  - every screen (empty, tunnel off and on, editor, log, settings, the rename, delete and
+ *    discard dialogs, helper down) is photographed at 960x680 and 640x480, light and dark, into
+ *    test-results/e2e/screens; at 960x680 the tunnel's state, its main action and every other
+ *    action are in view without scrolling.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,9 +112,32 @@ test('axe finds no serious or critical violation on the main screens, light and 
   await p.getByRole('heading', { name: 'office', level: 2 }).waitFor({ timeout: 15_000 });
   all.push(...(await seriousViolations(p, 'tunnel disconnected')));
 
-  await p.getByRole('switch', { name: 'Connect office' }).click();
-  await p.getByRole('switch', { name: 'Disconnect office' }).waitFor({ timeout: 10_000 });
+  await p.getByRole('button', { name: 'Connect office' }).click();
+  await p.getByRole('button', { name: 'Disconnect office' }).waitFor({ timeout: 10_000 });
+  await p.getByTestId('peer-handshake').filter({ hasText: /ago|just now/ }).waitFor({ timeout: 10_000 });
   all.push(...(await seriousViolations(p, 'tunnel connected')));
+
+  await p.getByRole('button', { name: 'Log', exact: true }).click();
+  await p.getByRole('heading', { name: 'Log of office' }).waitFor({ timeout: 10_000 });
+  all.push(...(await seriousViolations(p, 'tunnel log')));
+  await p.getByRole('button', { name: 'Helper log' }).click();
+  await p.getByTestId('log-lines').filter({ hasText: 'fake helper listening' }).waitFor({ timeout: 10_000 });
+  all.push(...(await seriousViolations(p, 'helper log')));
+  await p.getByRole('button', { name: 'Settings' }).click();
+  await p.getByRole('combobox', { name: /Log level/ }).filter({ hasText: 'info' }).waitFor({ timeout: 10_000 });
+  all.push(...(await seriousViolations(p, 'settings')));
+  await p.keyboard.press('Escape');
+  await p.getByRole('button', { name: 'Disconnect office' }).click();
+  await p.getByRole('button', { name: 'Connect office' }).waitFor({ timeout: 10_000 });
+  await p.getByRole('button', { name: 'Rename' }).click();
+  await p.getByRole('dialog', { name: 'Rename office' }).waitFor();
+  all.push(...(await seriousViolations(p, 'rename dialog')));
+  await p.keyboard.press('Escape');
+  await p.getByRole('button', { name: 'Delete…' }).click();
+  await p.getByRole('alertdialog', { name: 'Delete office?' }).waitFor();
+  all.push(...(await seriousViolations(p, 'delete dialog')));
+  await p.keyboard.press('Escape');
+  await p.getByRole('alertdialog').waitFor({ state: 'detached' });
   await p.emulateMedia({ colorScheme: 'dark' });
   await p.screenshot({ path: join(shots, 'a11y-dark-connected.png'), fullPage: true });
   await p.emulateMedia({ colorScheme: 'light' });
@@ -124,6 +150,9 @@ test('axe finds no serious or critical violation on the main screens, light and 
   await p.screenshot({ path: join(shots, 'a11y-dark-editor-problem.png'), fullPage: true });
   await p.emulateMedia({ colorScheme: 'light' });
   await p.getByRole('button', { name: 'Cancel' }).click();
+  await p.getByRole('alertdialog', { name: /Discard/ }).waitFor();
+  all.push(...(await seriousViolations(p, 'discard dialog')));
+  await p.getByRole('button', { name: 'Discard' }).click();
 
   await fake!.close();
   await p.getByTestId('helper-state').waitFor({ timeout: 15_000 });
@@ -198,17 +227,17 @@ test('keyboard only: reach the list, select a tunnel, toggle connect, open the e
     await p.keyboard.press('Enter');
     await p.getByRole('heading', { name: 'office', level: 2 }).waitFor({ timeout: 5000 });
 
-    await tabTo(p, /- switch "Connect office"/, visited);
+    await tabTo(p, /- button "Connect office"/, visited);
     await p.keyboard.press('Space');
-    await p.getByRole('switch', { name: 'Disconnect office' }).waitFor({ timeout: 10_000 });
+    await p.getByRole('button', { name: 'Disconnect office' }).waitFor({ timeout: 10_000 });
     assert.equal(fake!.tunnels.find((t) => t.name === 'office')?.status.status.state, 'connected');
-    // Focus stays on the switch after toggling, now named for what it will do next.
+    // Focus stays on the main action after it is used, now named for what it will do next.
     visited.push(await focused(p));
-    assert.match(visited.at(-1)!.snapshot, /- switch "Disconnect office"/);
+    assert.match(visited.at(-1)!.snapshot, /- button "Disconnect office"/);
 
-    // Editing is offered while disconnected: toggle back off with the keyboard too.
+    // Editing is offered while disconnected: turn it back off with the keyboard too.
     await p.keyboard.press('Space');
-    await p.getByRole('switch', { name: 'Connect office' }).waitFor({ timeout: 10_000 });
+    await p.getByRole('button', { name: 'Connect office' }).waitFor({ timeout: 10_000 });
     assert.equal(fake!.tunnels.find((t) => t.name === 'office')?.status.status.state, 'disconnected');
     await tabTo(p, /- button "Edit"/, visited);
     await p.keyboard.press('Enter');

@@ -155,7 +155,7 @@ async function steps(p: Page, hint: () => string): Promise<void> {
   await shot(p, '02-imported');
 
   // 3. Connect: connected, a handshake seconds ago, rx/tx rising while a ping runs.
-  await p.getByRole('switch', { name: 'Connect office' }).click();
+  await p.getByRole('button', { name: 'Connect office' }).click();
   await waitFor('Connected', async () => (await p.getByTestId('tunnel-state').textContent()) === 'Connected', 60_000, 200).catch((e: Error) => {
     throw new Error(e.message + hint());
   });
@@ -169,13 +169,13 @@ async function steps(p: Page, hint: () => string): Promise<void> {
     20_000,
     250,
   );
-  assert.equal(await p.getByTestId('endpoint').textContent(), '192.0.2.2:51820');
+  await waitFor('the peer’s endpoint', async () => (await p.getByTestId('peer-endpoint').textContent()) === '192.0.2.2:51820', 10_000, 200);
   await new Promise((r) => setTimeout(r, 3000)); // a few graph samples
   await shot(p, '03-connected');
   ping.kill('SIGKILL');
 
   // 4. Disconnect.
-  await p.getByRole('switch', { name: 'Disconnect office' }).click();
+  await p.getByRole('button', { name: 'Disconnect office' }).click();
   await waitFor('Disconnected', async () => (await p.getByTestId('tunnel-state').textContent()) === 'Disconnected', 30_000, 200);
   await shot(p, '04-disconnected');
 
@@ -211,7 +211,9 @@ async function steps(p: Page, hint: () => string): Promise<void> {
   await p.locator('.cm-lintRange-error').first().waitFor({ timeout: 5000 });
   assert.equal(storeContents(), before, 'a refused import leaves the store byte for byte as it was');
   await shot(p, '05-broken-import');
+  // The refused file is unsaved work: leaving it asks first.
   await p.getByRole('button', { name: 'Cancel' }).click();
+  await p.getByRole('alertdialog', { name: /Discard/ }).getByRole('button', { name: 'Discard' }).click();
 
   // 6. The helper stops mid-session: the window says so and what to do.
   await stopHelper();

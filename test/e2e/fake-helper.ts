@@ -13,6 +13,7 @@ export class FakeHelper {
   readonly connections = new Set<Socket>();
   readonly received: Request[] = [];
   tunnels: TunnelSummary[] = [];
+  settings: { logLevel: 'debug' | 'info' | 'warn' | 'error' } = { logLevel: 'info' };
   private server: Server | null = null;
 
   constructor(readonly socketPath: string) {}
@@ -110,7 +111,62 @@ export class FakeHelper {
         return reply({ status: tunnel.status });
       }
       case 'logs':
-        return reply({ name: request.name, entries: [] });
+        return reply({ name: request.name, entries: [{ time: Date.now(), level: 'info', message: `${request.name} is a tunnel of the fake helper` }] });
+      case 'helperLog':
+        return reply({ entries: [{ time: Date.now(), level: 'info', message: 'fake helper listening', name: null }] });
+      case 'show': {
+        const tunnel = this.tunnels.find((t) => t.name === request.name);
+        if (!tunnel) return fail('not_found', `no tunnel named ${request.name}`);
+        const on = tunnel.status.status.state !== 'disconnected' && tunnel.status.status.state !== 'failed';
+        return reply({
+          status: tunnel.status,
+          device: on
+            ? {
+                interfaceName: tunnel.name,
+                publicKey: tunnel.publicKey,
+                listenPort: 51820,
+                fwmark: 0,
+                peers: [{ publicKey: 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=', hasPresharedKey: false, endpoint: '192.0.2.1:51820', allowedIps: ['10.0.0.0/24'], latestHandshake: tunnel.status.latestHandshake, rxBytes: 1234, txBytes: 5678, persistentKeepalive: 0 }],
+              }
+            : null,
+        });
+      }
+      case 'validate':
+        return reply(
+          /^\[Interface\]/m.test(request.confText)
+            ? { problems: [], hasScripts: false, fullTunnel: false, warnings: [] }
+            : { problems: [{ line: 1, message: 'expected [Interface] or [Peer]' }], hasScripts: false, fullTunnel: false, warnings: [] },
+        );
+      case 'update': {
+        const tunnel = this.tunnels.find((t) => t.name === request.name);
+        if (!tunnel) return fail('not_found', `no tunnel named ${request.name}`);
+        return reply({ name: request.name, hasScripts: false, fullTunnel: false, warnings: [] });
+      }
+      case 'rename': {
+        const tunnel = this.tunnels.find((t) => t.name === request.name);
+        if (!tunnel) return fail('not_found', `no tunnel named ${request.name}`);
+        if (this.tunnels.some((t) => t.name === request.newName)) return fail('already_exists', `a tunnel named ${request.newName} exists already`);
+        tunnel.name = request.newName;
+        tunnel.status = { ...tunnel.status, name: request.newName };
+        this.broadcast({ event: 'tunnels', tunnels: this.tunnels });
+        return reply({ name: request.newName });
+      }
+      case 'delete':
+        this.tunnels = this.tunnels.filter((t) => t.name !== request.name);
+        this.broadcast({ event: 'tunnels', tunnels: this.tunnels });
+        return reply({});
+      case 'setKillSwitch': {
+        const tunnel = this.tunnels.find((t) => t.name === request.name);
+        if (!tunnel) return fail('not_found', `no tunnel named ${request.name}`);
+        tunnel.killSwitch = request.enabled;
+        this.broadcast({ event: 'tunnels', tunnels: this.tunnels });
+        return reply({ tunnel });
+      }
+      case 'getSettings':
+        return reply({ settings: this.settings });
+      case 'setSettings':
+        if (request.logLevel) this.settings = { logLevel: request.logLevel };
+        return reply({ settings: this.settings });
       case 'generateKeypair':
         return reply({ privateKey: 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=', publicKey: 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=' });
       default:

@@ -16,7 +16,7 @@ import { silentLogger } from '../../engine/logger.js';
 import { HelperClient } from '../../main/helper-client.js';
 import { registerIpcHandlers, type InvokeEventLike } from '../../main/ipc-handlers.js';
 import { channelOf, invokeNames, pushNames, type PushName, type PushPayload } from '../../main/ipc-schema.js';
-import { createRelay } from '../../main/relay.js';
+import { createRelay, type DesktopServices } from '../../main/relay.js';
 import { TunnelStoreView } from '../../main/tunnel-store-view.js';
 import { CONTENT_SECURITY_POLICY } from '../../main/window-security.js';
 import { repoPath } from '../support/paths.js';
@@ -68,6 +68,10 @@ export interface OpenAppOptions {
   /** A fresh Chromium profile directory (Playwright passes it as --user-data-dir). */
   profileDir: string;
   colorScheme?: 'light' | 'dark';
+  /** The window's size; default 1100x860. */
+  viewport?: { width: number; height: number };
+  /** What main's native dialogs and clipboard do; default: every dialog cancelled, copies dropped. */
+  desktop?: Partial<DesktopServices>;
 }
 
 /**
@@ -79,7 +83,7 @@ export async function openApp(options: OpenAppOptions): Promise<OpenedApp> {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1100, height: 860 },
+    viewport: options.viewport ?? { width: 1100, height: 860 },
     colorScheme: options.colorScheme ?? 'light',
   });
   let pageLog = '';
@@ -117,6 +121,7 @@ export async function openApp(options: OpenAppOptions): Promise<OpenedApp> {
       chooseSavePath: async () => null,
       writeFile: async () => {},
       copyText: () => {},
+      ...options.desktop,
     },
   });
   const handlers = new Map<string, (event: InvokeEventLike, ...args: unknown[]) => Promise<unknown>>();
@@ -164,5 +169,19 @@ export async function dropFiles(p: Page, files: { name: string; text: string }[]
     for (const f of ${JSON.stringify(files)}) transfer.items.add(new File([f.text], f.name, { type: 'text/plain' }));
     window.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
     window.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  })()`);
+}
+
+/** Pastes into the window as Ctrl+V would: text, or an image file (a QR code from the clipboard). */
+export async function pasteIntoWindow(p: Page, content: { text?: string; image?: { name: string; type: string; base64: string } }): Promise<void> {
+  await p.evaluate(`(() => {
+    const content = ${JSON.stringify(content)};
+    const transfer = new DataTransfer();
+    if (content.text !== undefined) transfer.setData('text/plain', content.text);
+    if (content.image) {
+      const bytes = Uint8Array.from(atob(content.image.base64), (c) => c.charCodeAt(0));
+      transfer.items.add(new File([bytes], content.image.name, { type: content.image.type }));
+    }
+    document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
   })()`);
 }

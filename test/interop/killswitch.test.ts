@@ -371,3 +371,17 @@ test('two DNS tunnels through the helper: down in both orders and after kill -9,
   }
   assert.equal(resolvConf(), ORIGINAL_RESOLV_CONF, 'after kill -9 and recovery: byte-identical');
 });
+
+test('Table = main with 0.0.0.0/0 is refused with an explanation and leaves nothing behind, not even a kill switch', { skip: skip ?? false, timeout: 60_000 }, () => {
+  const before = { ruleset: clientRuleset(), resolv: resolvConf(), routes: lab.exec(client, 'ip', ['route', 'show', 'table', 'all']), links: lab.exec(client, 'ip', ['-o', 'link']) };
+  const up = wirelane('up', writeConf('ksmain', keys.serverPub, '0.0.0.0/0', 'Table = main\nDNS = 10.77.0.2\n'));
+  try {
+    assert.notEqual(up.status, 0, 'a Table = main full tunnel reported connected while nothing would be routed through it');
+    assert.match(up.stderr, /Table = main cannot carry a full tunnel.*Remove the Table line/);
+    const after = { ruleset: clientRuleset(), resolv: resolvConf(), routes: lab.exec(client, 'ip', ['route', 'show', 'table', 'all']), links: lab.exec(client, 'ip', ['-o', 'link']) };
+    assert.deepEqual(after, before);
+    assert.equal(pingOutside(4), true, 'the network still works');
+  } finally {
+    wirelane('down', 'ksmain');
+  }
+});

@@ -223,3 +223,46 @@ test('the sender record is one size in C (io.h SOURCE_RECORD_BYTES, exported) an
     assert.doesNotMatch(text, /#define SOURCE_RECORD\w* \d+/, `${file} keeps no record size of its own`);
   }
 });
+
+test('udpSendEach: many equal-size datagrams to a few senders (grouped, GSO) and one each to many more all arrive, in order per sender', async () => {
+  const { UdpBind } = await import('../../engine/conn/udp-bind.js');
+  const sender = new UdpBind();
+  // 3 busy receivers (the flood's sources), then 17 with one datagram each: 20 destinations, more than the 16 groups.
+  const receivers = Array.from({ length: 23 }, () => new UdpBind());
+  try {
+    sender.open(0);
+    const got: string[][] = receivers.map(() => []);
+    receivers.forEach((r, k) => {
+      r.open(0);
+      r.start((batch) => {
+        for (let i = 0; i < batch.count; i++) got[k]!.push(batch.buffer.toString('utf8', batch.offsets[i], batch.offsets[i]! + batch.lengths[i]!));
+      });
+    });
+    const texts: string[] = [];
+    const to: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      texts.push(`busy ${i % 3} #${String(Math.floor(i / 3)).padStart(3, '0')}`.padEnd(64, '.'));
+      to.push(i % 3);
+      if (i % 15 === 0 && to.length < 320) {
+        const k = 3 + texts.length % 20;
+        if (!to.includes(k)) {
+          texts.push(`single ${k}`.padEnd(64, '.'));
+          to.push(k);
+        }
+      }
+    }
+    const buffer = Buffer.from(texts.join(''));
+    const offsets = Int32Array.from(texts.map((_, i) => i * 64));
+    const lengths = new Int32Array(texts.length).fill(64);
+    const records = new Uint8Array(texts.length * SOURCE_RECORD_BYTES);
+    to.forEach((k, i) => writeSourceRecord(records, i * SOURCE_RECORD_BYTES, sender.parseEndpoint(`127.0.0.1:${receivers[k]!.port()}`)));
+    assert.equal(sender.sendEach(buffer, offsets, lengths, texts.length, records), texts.length);
+    const deadline = Date.now() + 3000;
+    const total = () => got.reduce((sum, g) => sum + g.length, 0);
+    while (total() < texts.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    receivers.forEach((_, k) => assert.deepEqual(got[k], texts.filter((_, i) => to[i] === k), `receiver ${k}`));
+  } finally {
+    sender.close();
+    for (const r of receivers) r.close();
+  }
+});

@@ -57,6 +57,9 @@ describe('ConfEditor', () => {
 });
 
 /** validateConf answering every text with nothing wrong. */
+/** What the window passes every editor page besides the text. */
+const common = { existingNames: ['office'], helperRunning: true, unsavedFromStart: false, onDirtyChange: () => {} };
+
 const noProblems = () => vi.fn(async () => ({ ok: true as const, value: { problems: [], hasScripts: false, fullTunnel: false } }));
 
 describe('EditorPage', () => {
@@ -67,7 +70,7 @@ describe('EditorPage', () => {
     }));
     const onSaved = vi.fn();
     render(
-      <EditorPage wirelane={{ importTunnel, validateConf: vi.fn(() => new Promise(() => {})) } as unknown as WirelaneApi} mode="create" initialName="broken" initialText={text} heading="Import" onSaved={onSaved} onCancel={() => {}} />,
+      <EditorPage wirelane={{ importTunnel, validateConf: vi.fn(() => new Promise(() => {})) } as unknown as WirelaneApi} mode="create" initialName="broken" initialText={text} heading="Import" onSaved={onSaved} onCancel={() => {}} {...common} />,
     );
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
     expect(importTunnel).toHaveBeenCalledWith('broken', text);
@@ -78,9 +81,46 @@ describe('EditorPage', () => {
 
   it('refuses a name the helper would refuse before asking it', () => {
     const importTunnel = vi.fn();
- render(<EditorPage wirelane={{ importTunnel, validateConf: noProblems() } as unknown as WirelaneApi} mode="create" initialName="my office!" initialText={text} heading="New" onSaved={() => {}} onCancel={() => {}} />);
-    expect(screen.getByRole<HTMLButtonElement>('button', { name: 'Save' }).disabled).toBe(true);
-    expect(screen.getByText('Use 1–15 letters, digits or _ = + . -')).toBeTruthy();
+ render(<EditorPage wirelane={{ importTunnel, validateConf: noProblems() } as unknown as WirelaneApi} mode="create" initialName="my office!" initialText={text} heading="New" onSaved={() => {}} onCancel={() => {}} {...common} />);
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect(screen.getByRole('button', { name: 'Save' }).getAttribute('aria-disabled')).toBe('true');
+    expect(importTunnel).not.toHaveBeenCalled();
+    expect(screen.getByText('Use 1–15 letters, digits or _ = + . - (no spaces)')).toBeTruthy();
+  });
+
+  it('says while the name is typed that a stored tunnel has it already, before any save', () => {
+    const importTunnel = vi.fn();
+    render(<EditorPage wirelane={{ importTunnel, validateConf: noProblems() } as unknown as WirelaneApi} mode="create" initialName="" initialText={text} heading="New" onSaved={() => {}} onCancel={() => {}} {...common} />);
+    fireEvent.change(screen.getByTestId('tunnel-name'), { target: { value: 'office' } });
+    expect(screen.getByText('A tunnel named office exists already: choose another name.')).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect(importTunnel).not.toHaveBeenCalled();
+    fireEvent.change(screen.getByTestId('tunnel-name'), { target: { value: 'office2' } });
+    expect(screen.queryByText(/exists already/)).toBeNull();
+  });
+
+  it('reports unsaved work: an edited text, or text that came from outside', () => {
+    const dirty: boolean[] = [];
+    const onDirtyChange = (d: boolean) => void dirty.push(d);
+    const { container, unmount } = render(
+      <EditorPage wirelane={{ validateConf: noProblems() } as unknown as WirelaneApi} mode="update" initialName="office" initialText={text} heading="Edit" onSaved={() => {}} onCancel={() => {}} {...common} onDirtyChange={onDirtyChange} />,
+    );
+    expect(dirty.at(-1)).toBe(false);
+    const view = EditorView.findFromDOM(container.querySelector('.cm-editor') as HTMLElement)!;
+    // happy-dom's selection events trip CodeMirror while it holds focus; a person's typing does not.
+    (document.activeElement as HTMLElement | null)?.blur();
+    act(() => view.dispatch({ changes: { from: 0, insert: '# note\n' } }));
+    expect(dirty.at(-1)).toBe(true);
+    unmount();
+    expect(dirty.at(-1)).toBe(false);
+  });
+
+  it('keeps the text while the helper is away, and Save waits for it', async () => {
+    const importTunnel = vi.fn();
+    render(<EditorPage wirelane={{ importTunnel, validateConf: noProblems() } as unknown as WirelaneApi} mode="create" initialName="lab" initialText={text} heading="New" onSaved={() => {}} onCancel={() => {}} {...common} helperRunning={false} />);
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
+    expect(importTunnel).not.toHaveBeenCalled();
+    expect(screen.getByRole('alert').textContent).toMatch(/not answering: your text is kept here/);
   });
 });
 
@@ -108,7 +148,7 @@ describe('EditorPage live validation', () => {
         : { ok: true as const, value: { problems: [], hasScripts: false, fullTunnel: confText.includes('0.0.0.0/0') } },
     );
     const { container } = render(
-      <EditorPage wirelane={{ validateConf } as unknown as WirelaneApi} mode="update" initialName="office" initialText={good} heading="Edit office" onSaved={() => {}} onCancel={() => {}} />,
+      <EditorPage wirelane={{ validateConf } as unknown as WirelaneApi} mode="update" initialName="office" initialText={good} heading="Edit office" onSaved={() => {}} onCancel={() => {}} {...common} />,
     );
     // The loaded text is checked once, against the stored tunnel (its keys are "(hidden)").
     await act(async () => vi.advanceTimersByTimeAsync(300));
@@ -143,7 +183,7 @@ describe('EditorPage live validation', () => {
     const replies: ((value: unknown) => void)[] = [];
     const validateConf = vi.fn(() => new Promise((resolve) => replies.push(resolve)));
     const { container } = render(
-      <EditorPage wirelane={{ validateConf } as unknown as WirelaneApi} mode="create" initialName="new" initialText={text} heading="New" onSaved={() => {}} onCancel={() => {}} />,
+      <EditorPage wirelane={{ validateConf } as unknown as WirelaneApi} mode="create" initialName="new" initialText={text} heading="New" onSaved={() => {}} onCancel={() => {}} {...common} />,
     );
     await act(async () => vi.advanceTimersByTimeAsync(300));
     expect(validateConf).toHaveBeenLastCalledWith(text);

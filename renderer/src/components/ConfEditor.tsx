@@ -61,9 +61,11 @@ export interface ConfEditorProps {
   onChange: (text: string) => void;
   problems: readonly ConfProblem[];
   label: string;
+  /** Put the caret in the editor when it appears. */
+  autoFocus?: boolean;
 }
 
-export function ConfEditor({ value, onChange, problems, label }: ConfEditorProps) {
+export function ConfEditor({ value, onChange, problems, label, autoFocus = false }: ConfEditorProps) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const onChangeRef = useRef(onChange);
@@ -95,6 +97,7 @@ export function ConfEditor({ value, onChange, problems, label }: ConfEditorProps
       }),
     });
     view.current = created;
+    if (autoFocus) created.focus();
     return () => {
       created.destroy();
       view.current = null;

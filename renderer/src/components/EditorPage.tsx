@@ -2,11 +2,15 @@
  * Writing a configuration: a new tunnel (from a generated key pair), an existing one, or an
  * import the helper refused. While the person types, the helper checks the text (`validateConf`,
  * 300 ms after the last keystroke; nothing is stored) and its line-numbered problems show in the
- * editor. Saving sends the text to the helper, which checks it again; the store changes only
- * when it accepts. An existing tunnel's keys stay "(hidden)": saving keeps the stored ones.
+ * editor; the name is checked as it is typed too (its form, and that no stored tunnel has it).
+ * Saving (the button or Ctrl+S) sends the text to the helper, which checks it again; the store
+ * changes only when it accepts. An existing tunnel's keys stay "(hidden)": saving keeps the
+ * stored ones. The page tells the window whether it holds unsaved work, so nothing leaving it
+ * (Cancel, Escape, another tunnel, an import) drops that work without asking; and it stays up
+ * while the helper is away, with Save waiting for it.
  */
-import type { ConfProblem, WirelaneApi } from '../contract.js';
 import { useEffect, useRef, useState } from 'react';
+import type { ConfProblem, WirelaneApi } from '../contract.js';
 import { isValidTunnelName } from '../../../engine/conf/import-bundle.js';
 import { errorText } from '../api.js';
 import { ConfEditor } from './ConfEditor.js';
@@ -20,6 +24,13 @@ export interface EditorPageProps {
   initialProblems?: readonly ConfProblem[];
   /** Shown above the editor, e.g. where an import came from. */
   heading: string;
+  /** Names of the stored tunnels, for the duplicate check while typing a new name. */
+  existingNames: readonly string[];
+  /** Whether the helper answers now; Save waits for it. */
+  helperRunning: boolean;
+  /** The text came from outside (a file, a paste, a fresh key pair): unsaved from the start. */
+  unsavedFromStart: boolean;
+  onDirtyChange: (dirty: boolean) => void;
   onSaved: (name: string) => void;
   onCancel: () => void;
 }
@@ -32,6 +43,15 @@ interface Flags {
   fullTunnel: boolean;
 }
 
+/** What is wrong with a name for a new tunnel, or null. */
+export function nameProblem(name: string, existingNames: readonly string[], mode: 'create' | 'update'): string | null {
+  if (mode === 'update') return null;
+  if (name === '') return 'Give the tunnel a name: 1–15 letters, digits or _ = + . -';
+  if (!isValidTunnelName(name)) return 'Use 1–15 letters, digits or _ = + . - (no spaces)';
+  if (existingNames.includes(name)) return `A tunnel named ${name} exists already: choose another name.`;
+  return null;
+}
+
 export function EditorPage(props: EditorPageProps) {
   const [name, setName] = useState(props.initialName);
   const [text, setText] = useState(props.initialText);
@@ -39,11 +59,19 @@ export function EditorPage(props: EditorPageProps) {
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
   const [flags, setFlags] = useState<Flags | null>(null);
-  const nameOk = isValidTunnelName(name);
+  const { wirelane, mode, existingNames, helperRunning, onDirtyChange } = props;
+  const badName = nameProblem(name, existingNames, mode);
   // Only the newest check may set the problems: an older reply arriving late is dropped.
   const checkNumber = useRef(0);
-  const { wirelane, mode } = props;
   const storedName = mode === 'update' ? props.initialName : null;
+  const dirty = props.unsavedFromStart || text !== props.initialText || name !== props.initialName;
+  const canSave = badName === null && !saving && helperRunning;
+
+  useEffect(() => {
+    onDirtyChange(dirty);
+  }, [dirty, onDirtyChange]);
+  // Leaving the page (saved or discarded) leaves nothing unsaved behind.
+  useEffect(() => () => onDirtyChange(false), [onDirtyChange]);
 
   useEffect(() => {
     const number = ++checkNumber.current;
@@ -60,51 +88,79 @@ export function EditorPage(props: EditorPageProps) {
       });
     }, VALIDATE_DEBOUNCE_MS);
     return () => clearTimeout(timer);
-  }, [text, wirelane, storedName]);
+    // helperRunning: check again once the helper is back.
+  }, [text, wirelane, storedName, helperRunning]);
 
   const save = async () => {
+    if (!canSave) {
+      if (!helperRunning) setError('The Wirelane service is not answering: your text is kept here; save once it is back.');
+      return;
+    }
     setSaving(true);
     setError(null);
-    const result = props.mode === 'create' ? await props.wirelane.importTunnel(name, text) : await props.wirelane.updateTunnel(name, text);
+    const result = mode === 'create' ? await wirelane.importTunnel(name, text) : await wirelane.updateTunnel(name, text);
     setSaving(false);
     if (result.ok) {
+      onDirtyChange(false);
       props.onSaved(result.value.name);
       return;
     }
     if (result.error.code === 'invalid_config') {
       setProblems(result.error.problems ?? [{ line: 0, message: result.error.message }]);
       setError('The helper found problems in this configuration; nothing was saved.');
+    } else if (result.error.code === 'already_exists') {
+      setError(`A tunnel named ${name} exists already: choose another name.`);
     } else {
       setError(errorText(result.error));
     }
   };
+  const saveRef = useRef(save);
+  useEffect(() => {
+    saveRef.current = save;
+  });
 
-  // The shown problems stay until the check of the new text replaces them (CodeMirror moves
-  // their marks along with the edits), so they do not flicker away and back while typing.
-  const onChange = (next: string) => setText(next);
+  // Ctrl+S (Cmd+S) saves from anywhere on the page, the editor included.
+  useEffect(() => {
+    const onKeyDown = (event: KeyboardEvent) => {
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === 's') {
+        event.preventDefault();
+        if (!document.querySelector('dialog[open]')) void saveRef.current();
+      }
+    };
+    window.addEventListener('keydown', onKeyDown);
+    return () => window.removeEventListener('keydown', onKeyDown);
+  }, []);
+
+  const nameFirst = mode === 'create' && (props.initialName === '' || badName !== null);
 
   return (
-    <section className="editor-page" aria-labelledby="editor-title">
-      <h2 id="editor-title">{props.heading}</h2>
-      <label className="field">
-        <span>Name</span>
-        <input
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          readOnly={props.mode === 'update'}
-          aria-invalid={!nameOk}
-          aria-describedby="name-help"
-          spellCheck={false}
-        />
-      </label>
-      <p id="name-help" className={nameOk ? 'muted' : 'error-text'}>
-        {nameOk ? 'Also the network interface’s name.' : 'Use 1–15 letters, digits or _ = + . -'}
-      </p>
-      <ConfEditor value={text} onChange={onChange} problems={problems} label={`Configuration of ${name || 'the new tunnel'}`} />
+    <section className="editor-page" aria-labelledby="page-title">
+      <h2 id="page-title" tabIndex={-1}>
+        {props.heading}
+      </h2>
+      <div className="editor-name">
+        <label className="field">
+          <span>Name</span>
+          <input
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            readOnly={mode === 'update'}
+            aria-invalid={badName !== null}
+            aria-describedby="name-help"
+            spellCheck={false}
+            autoFocus={nameFirst}
+            data-testid="tunnel-name"
+          />
+        </label>
+        <p id="name-help" className={badName ? 'error-text' : 'muted'} aria-live="polite">
+          {badName ?? (mode === 'update' ? 'Rename the tunnel from its page.' : 'Also the network interface’s name.')}
+        </p>
+      </div>
+      <ConfEditor value={text} onChange={setText} problems={problems} label={`Configuration of ${name || 'the new tunnel'}`} autoFocus={!nameFirst} />
       {flags && (flags.fullTunnel || flags.hasScripts) && (
         <ul className="conf-flags" aria-label="What this configuration does">
           {flags.fullTunnel && <li>All traffic goes through this tunnel (AllowedIPs has 0.0.0.0/0 or ::/0).</li>}
-          {flags.hasScripts && <li>It has PreUp/PostUp/PreDown/PostDown commands: they run only where an administrator has allowed scripts.</li>}
+          {flags.hasScripts && <li>It has PreUp/PostUp/PreDown/PostDown commands: they run only where an administrator has allowed them.</li>}
         </ul>
       )}
       {mode === 'update' && /\(hidden\)/.test(text) && <p className="muted">Keys shown as (hidden) keep their stored values when you save.</p>}
@@ -117,7 +173,13 @@ export function EditorPage(props: EditorPageProps) {
         <button type="button" onClick={props.onCancel}>
           Cancel
         </button>
-        <button type="button" className="primary" disabled={!nameOk || saving} onClick={() => void save()}>
+        <button
+          type="button"
+          className="primary"
+          aria-disabled={!canSave}
+          title={!helperRunning ? 'Waiting for the Wirelane service' : 'Save (Ctrl+S)'}
+          onClick={() => void save()}
+        >
           {saving ? 'Saving…' : 'Save'}
         </button>
       </div>

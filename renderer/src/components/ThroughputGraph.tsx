@@ -82,7 +82,7 @@ export function ThroughputGraph({ samples, now, label }: ThroughputGraphProps) {
               </text>
             </g>
           ))}
-          {timeTicks(GRAPH_WINDOW_SECONDS).map((tick) => (
+          {timeTicks(GRAPH_WINDOW_SECONDS, plotWidth).map((tick) => (
             <text
               key={tick.ago}
               x={x(end - tick.ago)}

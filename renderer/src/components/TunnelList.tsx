@@ -1,7 +1,7 @@
 /** The list of tunnels with their live state; arrow keys move between them. */
 import type { TunnelSummary } from '../contract.js';
 import type { KeyboardEvent } from 'react';
-import { stateLabel } from './TunnelPage.js';
+import { stateLabel } from '../tunnel-state.js';
 
 export interface TunnelListProps {
   tunnels: readonly TunnelSummary[];

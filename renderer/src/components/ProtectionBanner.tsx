@@ -1,0 +1,14 @@
+/** The window-wide answer to "am I protected right now?", above everything else. */
+import type { TunnelSummary } from '../contract.js';
+import { protectionOf } from '../tunnel-state.js';
+
+export function ProtectionBanner({ tunnels, helperRunning, now }: { tunnels: readonly TunnelSummary[]; helperRunning: boolean; now: number }) {
+  const protection = protectionOf(tunnels, helperRunning, now);
+  return (
+    <div className={`banner banner-${protection.level}`} role="status" aria-live="polite" data-testid="protection" data-level={protection.level}>
+      <span className="banner-icon" aria-hidden="true" />
+      <strong data-testid="protection-title">{protection.title}</strong>
+      <span className="banner-detail">{protection.detail}</span>
+    </div>
+  );
+}
