@@ -8,8 +8,9 @@
  *
  * If any step of `up` fails, what was done is undone in reverse, and the error says which step
  * failed in one sentence. Scripts run, as wg-quick runs them (`/bin/sh -c` with %i replaced by
- * the interface name), only when the administrator's settings allow it; otherwise they are
- * logged as skipped. An imported file is not a way to run commands as root.
+ * the interface name), only when root approved exactly these scripts of this tunnel
+ * (script-approval.ts; decided once per connect, for the up and the down hooks alike);
+ * otherwise they are logged as skipped. An imported file is not a way to run commands as root.
  */
 import { spawn } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
@@ -22,12 +23,13 @@ import type { TunDevice } from '../tun/tun.js';
 import type { AppliedTunnel, OsConfigurator, OsTunnelInput } from '../os/types.js';
 import { endpointHostnames, toUapiSetRequest } from '../conf/to-uapi.js';
 import type { TunnelConfig } from '../conf/types.js';
-import { formatCidr, parseAddress } from '../routing/cidr.js';
-import { isAllZero, keyToBase64 } from '../keys.js';
+import { formatAddress, formatCidr, parseAddress } from '../routing/cidr.js';
+import { isAllZero, keysEqual, keyToBase64 } from '../keys.js';
 import { formatProblem, type ConfInspector } from './conf-info.js';
+import { approveCommandFor, scriptsApproved, type ScriptsApproval } from './script-approval.js';
 import { tableRefusal } from '../os/plan.js';
-import type { HelperSettings } from './store.js';
-import type { RunningTunnel, TunnelLauncher } from './tunnel-manager.js';
+import type { EndpointChange, RunningTunnel, TunnelLauncher } from './tunnel-manager.js';
+import { UNANSWERED_FOR_RECONNECTING_MS } from './tunnel-state.js';
 import type { TunnelGuards } from './tunnel-guards.js';
 import type { UapiServer } from '../uapi/server.js';
 
@@ -35,6 +37,18 @@ import type { UapiServer } from '../uapi/server.js';
 const INITIAL_MTU = 1420;
 const RESOLVE_TIMEOUT_MS = 10_000;
 const SCRIPT_TIMEOUT_MS = 60_000;
+/** A hostname endpoint is asked again at most this often while its peer does not answer. */
+export const RERESOLVE_INTERVAL_MS = 30_000;
+
+/**
+ * Whether a hostname endpoint is due to be resolved again: its peer has left our data and
+ * handshakes unanswered for UNANSWERED_FOR_RECONNECTING_MS (its address may have changed, as
+ * with dynamic DNS; wireguard-tools' reresolve-dns asks once a handshake is 135 s old, we ask
+ * once the attempts go unanswered), and the last try was RERESOLVE_INTERVAL_MS ago.
+ */
+export function reresolveDue(unansweredSinceMs: number | null, lastTryMs: number, nowMs: number): boolean {
+  return unansweredSinceMs !== null && nowMs - unansweredSinceMs >= UNANSWERED_FOR_RECONNECTING_MS && nowMs - lastTryMs >= RERESOLVE_INTERVAL_MS;
+}
 
 export interface EngineLauncherOptions {
   inspector: ConfInspector;
@@ -43,8 +57,8 @@ export interface EngineLauncherOptions {
   openTun(name: string, mtu: number, logger: Logger): TunDevice;
   createBind(logger: Logger): Bind;
   createDevice(options: { tun: TunDevice; bind: Bind; crypto: CryptoBackend; logger: Logger }): EngineDevice;
-  /** Read at every connect, so enabling scripts needs no restart. */
-  readSettings(): HelperSettings;
+  /** The tunnel's stored approval of its scripts, read at every connect (script-approval.ts). */
+  scriptsApproval(name: string): ScriptsApproval | undefined;
   /** Host name -> IP literal; default: the system resolver. Called unbound (no `this`). */
   resolve?: (host: string) => Promise<string>;
   /** Route claims and the kill switch (tunnel-guards.ts); absent in tests that need neither. */
@@ -55,6 +69,12 @@ export interface EngineLauncherOptions {
    * on helper tunnels. Absent: no UAPI (tests with fakes).
    */
   serveUapi?: (interfaceName: string, device: EngineDevice, logger: Logger) => Promise<UapiServer>;
+  /**
+   * A re-resolved endpoint hostname gave a new address: called, and awaited, before the device
+   * sends there, with every endpoint the tunnel will use. The hook for the kill switch's endpoint
+   * allowance (tunnel-guards); a rejection keeps the old address.
+   */
+  onEndpointsChanging?: (name: string, endpoints: Array<{ address: string; port: number }>) => Promise<void>;
 }
 
 type ScriptHook = 'PreUp' | 'PostUp' | 'PreDown' | 'PostDown';
@@ -87,9 +107,11 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
   };
 
   async function bringUp(name: string, config: TunnelConfig, hasScripts: boolean, logger: Logger): Promise<RunningTunnel> {
-    const allowScripts = options.readSettings().allowScripts;
+    const allowScripts = hasScripts && scriptsApproved(name, config, options.scriptsApproval(name));
     if (hasScripts && !allowScripts) {
-      logger.warn('PreUp/PostUp/PreDown/PostDown are not run: an administrator has not enabled scripts on this computer');
+      logger.warn(
+        `PreUp/PostUp/PreDown/PostDown are not run: an administrator has not approved these scripts of '${name}' (an edit voids an approval); to run them: ${approveCommandFor(name)}`,
+      );
     }
     const runHooks = async (hook: ScriptHook, commands: string[], interfaceName: string) => {
       if (!allowScripts) return;
@@ -179,7 +201,13 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
 
       await runHooks('PostUp', config.interface.postUp, tun.name);
       logger.info(`interface ${tun.name} is up with ${config.peers.length} peer(s)`);
-      return running(name, tun.name, config, device, applied, options.os, options.crypto, runHooks, logger, uapiServer, () =>
+      const hostnamePeers = config.peers.flatMap((peer) =>
+        peer.endpoint && !parseAddress(peer.endpoint.host)
+          ? [{ publicKey: peer.publicKey, host: peer.endpoint.host, port: peer.endpoint.port, address: resolved.get(peer.endpoint.host) ?? '', lastTry: 0 }]
+          : [],
+      );
+      const watchdog = endpointWatchdog(name, device, hostnamePeers, endpoints, resolve, options.onEndpointsChanging, logger);
+      return running(name, tun.name, config, device, applied, options.os, options.crypto, runHooks, logger, uapiServer, watchdog, () =>
         options.guards?.releaseRoutes(name),
       );
     } catch (err) {
@@ -200,6 +228,7 @@ function running(
   runHooks: (hook: ScriptHook, commands: string[], interfaceName: string) => Promise<void>,
   logger: Logger,
   uapiServer: UapiServer | null,
+  reresolveEndpoints: (force: boolean) => Promise<EndpointChange[]>,
   routesGone: () => void,
 ): RunningTunnel {
   let down: Promise<void> | null = null;
@@ -254,6 +283,7 @@ function running(
       };
     },
     rehandshakeAll: () => device.rehandshakeAll(),
+    reresolveEndpoints,
     onClosed(listener) {
       device.onClosed(() => listener(`the interface ${interfaceName} was removed`));
     },
@@ -279,6 +309,82 @@ function running(
       })();
       return down;
     },
+  };
+}
+
+interface HostnamePeer {
+  publicKey: Uint8Array;
+  host: string;
+  port: number;
+  /** The address in use. */
+  address: string;
+  /** Wall ms of the last resolve. */
+  lastTry: number;
+}
+
+/**
+ * Re-resolves hostname endpoints whose peers do not answer (or all of them, `force`: after a
+ * network change or a wake) and moves the device to a changed address. One pass at a time.
+ */
+function endpointWatchdog(
+  name: string,
+  device: EngineDevice,
+  peers: HostnamePeer[],
+  endpoints: Array<{ address: string; port: number }>,
+  resolve: (host: string) => Promise<string>,
+  changing: EngineLauncherOptions['onEndpointsChanging'],
+  logger: Logger,
+): (force: boolean) => Promise<EndpointChange[]> {
+  let pass: Promise<EndpointChange[]> | null = null;
+  const once = async (force: boolean): Promise<EndpointChange[]> => {
+    const changes: EndpointChange[] = [];
+    const now = Date.now();
+    const snapshot = device.snapshot();
+    for (const peer of peers) {
+      const live = snapshot.peers.find((p) => keysEqual(p.publicKey, peer.publicKey));
+      if (!live) continue; // removed with wg set
+      if (!force && !reresolveDue(live.unansweredSinceMs ?? null, peer.lastTry, now)) continue;
+      peer.lastTry = now;
+      let answer: string;
+      try {
+        answer = await resolve(peer.host);
+      } catch (err) {
+        logger.warn(`cannot resolve the endpoint host '${peer.host}' again: ${(err as Error).message}`);
+        continue;
+      }
+      const bytes = parseAddress(answer);
+      if (!bytes || answer === peer.address) continue;
+      const text = formatAddress(bytes);
+      const endpoint = bytes.length === 16 ? `[${text}]:${peer.port}` : `${text}:${peer.port}`;
+      const next = endpoints.map((e) => (e.address === peer.address && e.port === peer.port ? { address: answer, port: peer.port } : e));
+      try {
+        await changing?.(name, next);
+      } catch (err) {
+        logger.error(`keeping ${peer.host} at ${peer.address}: ${(err as Error).message}`);
+        continue;
+      }
+      const error = device.applySet({
+        replacePeers: false,
+        peers: [{ publicKey: peer.publicKey, remove: false, updateOnly: true, replaceAllowedIps: false, allowedIps: [], endpoint }],
+      });
+      if (error) {
+        logger.error(`cannot move the endpoint of ${peer.host} to ${endpoint}: ${error.message}`);
+        continue;
+      }
+      logger.info(`the endpoint host '${peer.host}' now resolves to ${answer} (was ${peer.address}); sending there`);
+      changes.push({ publicKey: keyToBase64(peer.publicKey), host: peer.host, from: peer.address, to: answer });
+      endpoints.splice(0, endpoints.length, ...next);
+      peer.address = answer;
+    }
+    if (changes.length > 0) device.rehandshakeAll();
+    return changes;
+  };
+  return (force) => {
+    if (peers.length === 0) return Promise.resolve([]);
+    pass ??= once(force).finally(() => {
+      pass = null;
+    });
+    return pass;
   };
 }
 

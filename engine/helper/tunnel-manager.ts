@@ -20,6 +20,7 @@
 import { LOG_RING_LINES, type DeviceDetails, type LogEntry, type LogLevel, type TunnelStatus, type TunnelState } from './protocol.js';
 import type { Logger } from '../logger.js';
 import { nextTunnelState, type PeerMeasurement } from './tunnel-state.js';
+import { WAKE_JUMP_MS, wallClockJump } from '../wake.js';
 
 /** What a running tunnel offers the manager. */
 export interface RunningTunnel {
@@ -35,10 +36,24 @@ export interface RunningTunnel {
   details(): DeviceDetails;
   /** Re-handshakes every peer (wake from sleep, network change). */
   rehandshakeAll(): void;
+  /**
+   * Resolves hostname endpoints again when their peers do not answer (`force`: all of them, after
+   * a network change or a wake) and moves to a changed address. Absent: endpoints never change.
+   */
+  reresolveEndpoints?(force: boolean): Promise<EndpointChange[]>;
   /** Called once if the tunnel dies on its own (its interface was deleted). */
   onClosed(listener: (reason: string) => void): void;
   /** Takes the tunnel down and undoes the OS configuration; never rejects. */
   down(): Promise<void>;
+}
+
+/** A peer's endpoint hostname resolved to a new address, which the tunnel now sends to. */
+export interface EndpointChange {
+  /** The peer's public key, base64. */
+  publicKey: string;
+  host: string;
+  from: string;
+  to: string;
 }
 
 export interface TunnelLauncher {
@@ -66,8 +81,7 @@ export const systemClock: Clock = {
   monotonicMs: () => performance.now(),
 };
 
-/** A wall-clock jump ahead of the monotonic clock bigger than this between ticks means we slept. */
-export const WAKE_JUMP_MS = 5000;
+export { WAKE_JUMP_MS } from '../wake.js';
 export const STATUS_INTERVAL_MS = 1000;
 
 interface TunnelRecord {
@@ -87,6 +101,11 @@ export interface TunnelManagerOptions {
   clock?: Clock;
   onStatus?(tunnels: TunnelStatus[]): void;
   onLog?(name: string, entry: LogEntry): void;
+  /**
+   * 'endpoint-changed': a tunnel moved to a new address of its endpoint hostname (the device
+   * already sends there; the launcher's onEndpointsChanging ran before it did).
+   */
+  onEndpointChanged?(name: string, change: EndpointChange): void;
 }
 
 export class TunnelManager {
@@ -111,15 +130,34 @@ export class TunnelManager {
   tick(): void {
     const now = { wall: this.clock.wallMs(), mono: this.clock.monotonicMs() };
     if (this.lastTick) {
-      const jump = now.wall - this.lastTick.wall - (now.mono - this.lastTick.mono);
+      const jump = wallClockJump(this.lastTick, now);
       if (jump > WAKE_JUMP_MS) {
         this.options.logger.info(`woke from sleep (${Math.round(jump / 1000)} s); re-handshaking connected tunnels`);
         this.rehandshakeAll('woke from sleep');
       }
     }
     this.lastTick = now;
-    for (const record of this.tunnels.values()) this.updateState(record);
+    for (const record of this.tunnels.values()) {
+      this.updateState(record);
+      this.reresolve(record, false);
+    }
     this.options.onStatus?.(this.statusAll());
+  }
+
+  /** Lets a running tunnel re-resolve its endpoint hostnames; reports what moved. */
+  private reresolve(record: TunnelRecord, force: boolean): void {
+    const running = record.running;
+    if (!running?.reresolveEndpoints) return;
+    running.reresolveEndpoints(force).then(
+      (changes) => {
+        if (record.running !== running) return;
+        for (const change of changes) {
+          this.log(record, 'info', `endpoint ${change.host} moved from ${change.from} to ${change.to}`);
+          this.options.onEndpointChanged?.(record.name, change);
+        }
+      },
+      (err: unknown) => this.log(record, 'error', `re-resolving endpoints: ${(err as Error).message}`),
+    );
   }
 
   /** Moves a running tunnel's state by what its engine measured; publishes a change. */
@@ -143,6 +181,8 @@ export class TunnelManager {
       if (record.running && this.isActive(record.name)) {
         this.log(record, 'info', `re-handshaking: ${why}`);
         record.running.rehandshakeAll();
+        // A new network may have a new resolver, or the server a new address.
+        this.reresolve(record, true);
       }
     }
   }
