@@ -512,3 +512,15 @@ test('a server that stops answering: Reconnecting, with for how long', { ...opts
     assert.ok(readFileSync(join(screens, 'window-reconnecting-960x680-light.png')).length > 0);
   });
 });
+
+test('a tunnel with scripts says they are kept but not run, and how an administrator allows them', opts, async () => {
+  await step('scripts', async () => {
+    const text = conf(run('wg', ['genkey']).trim(), '10.4.0.1/32', [{ key: keys.serverPub, endpoint: '192.0.2.2:51820', allowed: '10.4.0.0/24' }]).replace('[Peer]', 'PostUp = logger wirelane-e2e\n\n[Peer]');
+    await dropFiles(p, [{ name: 'hooks.conf', text }]);
+    await p.getByRole('heading', { name: 'hooks', level: 2 }).waitFor({ timeout: 15_000 });
+    const status = p.getByTestId('scripts-status');
+    await status.waitFor();
+    assert.match((await status.textContent()) ?? '', /kept but not run.*wirelane scripts allow hooks/);
+    await shot('scripts');
+  });
+});
