@@ -171,11 +171,13 @@ export class BrowserWindow extends EventEmitter {
   }
 }
 
-export class Notification {
-  constructor(readonly options: { title: string; body?: string }) {}
+export class Notification extends EventEmitter {
+  constructor(readonly options: { title: string; body?: string }) {
+    super();
+  }
 
   show(): void {
-    standIn.notifications.push({ title: this.options.title, body: this.options.body ?? '' });
+    standIn.notifications.push({ title: this.options.title, body: this.options.body ?? '', shown: this });
   }
 
   static isSupported(): boolean {
@@ -305,7 +307,7 @@ export const standIn = {
   app,
   windows: [] as BrowserWindow[],
   trays: [] as Tray[],
-  notifications: [] as { title: string; body: string }[],
+  notifications: [] as { title: string; body: string; shown: Notification }[],
   errorBoxes: [] as { title: string; content: string }[],
   clipboard: [] as string[],
   ipcHandlers: new Map<string, InvokeListener>(),
