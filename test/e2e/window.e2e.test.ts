@@ -367,6 +367,12 @@ test('rename: an invalid name is explained in words before anything is sent, a t
 
 test('lost work: the editor keeps its text while the helper is away, asks before Cancel or another tunnel drops it; a drop while the helper is down says so at once', opts, async () => {
   await step('lost-work', async () => {
+    // Nothing typed: Cancel goes straight back, with focus on Edit again (not on the page).
+    await p.getByRole('button', { name: 'Edit' }).click();
+    await p.getByRole('heading', { name: 'Edit deadend' }).waitFor({ timeout: 10_000 });
+    await p.getByRole('button', { name: 'Cancel' }).click();
+    await p.getByRole('heading', { name: 'deadend', level: 2 }).waitFor();
+    assert.equal(await p.evaluate<string>('document.activeElement?.id'), 'action-edit', 'focus is back on Edit after Cancel');
     await p.getByRole('button', { name: 'Edit' }).click();
     await p.getByRole('heading', { name: 'Edit deadend' }).waitFor({ timeout: 10_000 });
     assert.equal(await p.evaluate<boolean>(`!!document.activeElement?.closest('.cm-editor')`), true, 'focus is in the editor, not on the page');
