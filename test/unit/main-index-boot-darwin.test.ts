@@ -14,7 +14,7 @@ import { waitFor } from '../support/netns.js';
 import { repoPath } from '../support/paths.js';
 
 const work = mkdtempSync(join(tmpdir(), 'am-boot-darwin-'));
-mkdirSync(join(work, 'run'));
+// No socket folder: the helper is not installed, as on a first run.
 mkdirSync(join(work, 'userData'));
 writeFileSync(join(work, 'userData', 'app-settings.json'), JSON.stringify({ launchAtLogin: true, startHidden: true, theme: 'light' }));
 const standIn = await bootMain({
@@ -41,7 +41,7 @@ test('macOS, started at login with start hidden: the tray only, template icons, 
   assert.equal(standIn.applicationMenu?.items[0]?.label, 'Wirelane');
   const { nativeTheme } = await import('../support/electron-stand-in.js');
   assert.equal(nativeTheme.themeSource, 'light');
-  // No helper installed (no /var/run/wirelane): the packaged app offers to install it.
+  // No helper installed (no socket folder): the packaged app offers to install it.
   await waitFor('the install offer', () => standIn.calls.some((c) => c.what === 'dialog.showMessageBox'), 5000, 20);
 });
 
