@@ -17,7 +17,7 @@ import { createDesktopSettings } from './desktop-settings.js';
 import { appBundleOf, installCommand, installWasCancelled } from './helper-install-darwin.js';
 import { defaultHelperSocket, helperLooksInstalled } from './helper-location.js';
 import { QR_IMAGE_EXTENSIONS } from '../engine/conf/import-bundle.js';
-import { autostartFolder, launchCommand, startsHidden } from './launch-at-login.js';
+import { autostartFolder, HIDDEN_ARGUMENT, launchCommand, startsHidden } from './launch-at-login.js';
 import { registerIpcHandlers } from './ipc-handlers.js';
 import { channelOf, type PickedFile, type PushName, type PushPayload } from './ipc-schema.js';
 import { helperNotificationFor, NotificationGate, notificationsFor } from './notifications.js';
@@ -103,7 +103,11 @@ async function start(): Promise<void> {
   });
 
   const notifications = new NotificationGate((note) => {
-    if (Notification.isSupported()) new Notification({ title: note.title, body: note.body }).show();
+    if (!Notification.isSupported()) return;
+    const shown = new Notification({ title: note.title, body: note.body });
+    // Clicking a notification is asking to see the tunnel: open the window.
+    shown.on('click', () => void showWindow());
+    shown.show();
   });
   let lastHelper = view.snapshot().helper;
   view.onChange((change) => {
@@ -212,7 +216,11 @@ async function start(): Promise<void> {
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
   });
 
-  app.on('second-instance', () => void showWindow());
+  // Started again by the person: show the window. Started again by the login entry (--hidden)
+  // while already running: nothing to do.
+  app.on('second-instance', (_event, argv) => {
+    if (!argv.includes(HIDDEN_ARGUMENT)) void showWindow();
+  });
   app.on('activate', () => void showWindow());
   // A tray app keeps running with no window; quitting is in the tray menu.
   app.on('window-all-closed', () => {});

@@ -10,6 +10,9 @@
  *   delete NAME    remove a stored tunnel
  *   set NAME kill-switch on|off
  *                  enable or disable the tunnel's kill switch (on by default for full tunnels)
+ *   scripts allow|deny NAME
+ *                  as root only: approve the tunnel's PreUp/PostUp/PreDown/PostDown as they are
+ *                  now (an edit voids it), or withdraw the approval
  *   genkey         print a new private key (no helper needed)
  *   pubkey         read a private key on stdin, print its public key (no helper needed)
  *   settings [log-level LEVEL]  print the helper's settings, or change one (debug, info, warn, error)
@@ -54,6 +57,8 @@ const USAGE = `usage: wirelane [--socket PATH] COMMAND
   delete NAME     delete a stored tunnel
   set NAME kill-switch on|off
                   while NAME is on, block traffic outside it (on by default for full tunnels)
+  scripts allow|deny NAME
+                  (root) let NAME's PreUp/PostUp/PreDown/PostDown run as they are now, or stop them
   genkey          print a new private key
   pubkey          print the public key of the private key read on stdin
   check FILE      print the problems and warnings of FILE, one per line
@@ -226,7 +231,8 @@ async function runCommand(command: string, args: string[], io: CliIo, helper: ()
       if (args.length > 0) throw new CliFailure('usage: wirelane list', 2);
       const { tunnels } = await (await helper()).request('list', {});
       for (const t of tunnels) {
-        const flags = [t.fullTunnel ? 'full tunnel' : '', t.killSwitch ? 'kill switch' : '', t.hasScripts ? 'has scripts' : '']
+        const scripts = t.hasScripts ? (t.scripts?.approved ? 'scripts approved' : 'scripts not approved') : '';
+        const flags = [t.fullTunnel ? 'full tunnel' : '', t.killSwitch ? 'kill switch' : '', scripts]
           .filter(Boolean)
           .join(', ');
         io.stdout(`${t.name}\t${formatState(t.status, io.now())}${flags ? `\t(${flags})` : ''}\n`);
@@ -271,6 +277,19 @@ async function runCommand(command: string, args: string[], io: CliIo, helper: ()
       io.stdout(`log-level: ${settings.logLevel}\n`);
       return;
     }
+    case 'scripts': {
+      const [verb, name, ...rest] = args;
+      if ((verb !== 'allow' && verb !== 'deny') || name === undefined || rest.length > 0) {
+        throw new CliFailure('usage: wirelane scripts allow|deny NAME', 2);
+      }
+      const { tunnel } = await (await helper()).request('setScriptsApproval', { name, approved: verb === 'allow' });
+      io.stdout(
+        verb === 'allow'
+          ? `the scripts of '${name}' are approved as they are now; they run at its next connect (a change to them needs a new approval)\n`
+          : `the scripts of '${name}' are not approved; they will not run${tunnel.hasScripts ? '' : ' (it has none)'}\n`,
+      );
+      return;
+    }
     case 'set': {
       const [name, setting, value, ...rest] = args;
       if (name === undefined || setting !== 'kill-switch' || (value !== 'on' && value !== 'off') || rest.length > 0) {
@@ -312,7 +331,9 @@ async function checkConf(text: string, file: string, helper: () => Promise<Helpe
 
 function reportFlags(result: { name: string; hasScripts: boolean; fullTunnel: boolean }, io: CliIo): void {
   if (result.hasScripts) {
-    io.stderr(`note: '${result.name}' has PreUp/PostUp/PreDown/PostDown commands; they run only if an administrator enabled scripts\n`);
+    io.stderr(
+      `note: '${result.name}' has PreUp/PostUp/PreDown/PostDown commands; they run only once an administrator approves them ('sudo wirelane scripts allow ${result.name}'), and any change needs a new approval\n`,
+    );
   }
 }
 

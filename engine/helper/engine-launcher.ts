@@ -8,8 +8,9 @@
  *
  * If any step of `up` fails, what was done is undone in reverse, and the error says which step
  * failed in one sentence. Scripts run, as wg-quick runs them (`/bin/sh -c` with %i replaced by
- * the interface name), only when the administrator's settings allow it; otherwise they are
- * logged as skipped. An imported file is not a way to run commands as root.
+ * the interface name), only when root approved exactly these scripts of this tunnel
+ * (script-approval.ts; decided once per connect, for the up and the down hooks alike);
+ * otherwise they are logged as skipped. An imported file is not a way to run commands as root.
  */
 import { spawn } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
@@ -25,8 +26,8 @@ import type { TunnelConfig } from '../conf/types.js';
 import { formatAddress, formatCidr, parseAddress } from '../routing/cidr.js';
 import { isAllZero, keysEqual, keyToBase64 } from '../keys.js';
 import { formatProblem, type ConfInspector } from './conf-info.js';
+import { approveCommandFor, scriptsApproved, type ScriptsApproval } from './script-approval.js';
 import { tableRefusal } from '../os/plan.js';
-import type { HelperSettings } from './store.js';
 import type { EndpointChange, RunningTunnel, TunnelLauncher } from './tunnel-manager.js';
 import { UNANSWERED_FOR_RECONNECTING_MS } from './tunnel-state.js';
 import type { TunnelGuards } from './tunnel-guards.js';
@@ -56,8 +57,8 @@ export interface EngineLauncherOptions {
   openTun(name: string, mtu: number, logger: Logger): TunDevice;
   createBind(logger: Logger): Bind;
   createDevice(options: { tun: TunDevice; bind: Bind; crypto: CryptoBackend; logger: Logger }): EngineDevice;
-  /** Read at every connect, so enabling scripts needs no restart. */
-  readSettings(): HelperSettings;
+  /** The tunnel's stored approval of its scripts, read at every connect (script-approval.ts). */
+  scriptsApproval(name: string): ScriptsApproval | undefined;
   /** Host name -> IP literal; default: the system resolver. Called unbound (no `this`). */
   resolve?: (host: string) => Promise<string>;
   /** Route claims and the kill switch (tunnel-guards.ts); absent in tests that need neither. */
@@ -106,9 +107,11 @@ export function createEngineLauncher(options: EngineLauncherOptions): TunnelLaun
   };
 
   async function bringUp(name: string, config: TunnelConfig, hasScripts: boolean, logger: Logger): Promise<RunningTunnel> {
-    const allowScripts = options.readSettings().allowScripts;
+    const allowScripts = hasScripts && scriptsApproved(name, config, options.scriptsApproval(name));
     if (hasScripts && !allowScripts) {
-      logger.warn('PreUp/PostUp/PreDown/PostDown are not run: an administrator has not enabled scripts on this computer');
+      logger.warn(
+        `PreUp/PostUp/PreDown/PostDown are not run: an administrator has not approved these scripts of '${name}' (an edit voids an approval); to run them: ${approveCommandFor(name)}`,
+      );
     }
     const runHooks = async (hook: ScriptHook, commands: string[], interfaceName: string) => {
       if (!allowScripts) return;

@@ -26,6 +26,7 @@ import type { HelperLog } from './helper-log.js';
 import type { TunnelConfig } from '../conf/types.js';
 import { keyToBase64 } from '../keys.js';
 import { tokenizeConf } from '../conf/parse.js';
+import { approveCommandFor, hasScripts, scriptsApproved, scriptsDigest, scriptsSummary } from './script-approval.js';
 
 /** A well-formed key (32 zero bytes) that stands in for a hidden one where no stored key applies. */
 const STAND_IN_KEY = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
@@ -191,10 +192,12 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
     if (!inspection.ok) {
       // Edited by hand into something invalid: still listed, so it can be fixed or deleted.
       const killSwitch = store.has(name) ? (store.meta(name).killSwitch ?? false) : false;
-      return { name, publicKey: '', addresses: [], endpoints: [], hasScripts: false, fullTunnel: false, killSwitch, status };
+      return { name, publicKey: '', addresses: [], endpoints: [], hasScripts: false, scripts: null, fullTunnel: false, killSwitch, status };
     }
-    const killSwitch = (store.has(name) ? store.meta(name).killSwitch : undefined) ?? inspection.info.fullTunnel;
-    return { name, ...inspection.info, killSwitch, status };
+    const meta = store.has(name) ? store.meta(name) : undefined;
+    const killSwitch = meta?.killSwitch ?? inspection.info.fullTunnel;
+    const scripts = scriptsSummary(name, inspection.config, meta?.scriptsApproval);
+    return { name, ...inspection.info, killSwitch, scripts, status };
   };
 
   const allStatuses = (): TunnelStatus[] => {
@@ -217,6 +220,8 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
     import: ({ name, confText }) => {
       const info = validate(confText, name);
       storeCall(() => store.create(name, confText));
+      // A metadata file left by a tunnel of this name that a crash did not remove approves nothing here.
+      if (store.meta(name).scriptsApproval) storeCall(() => store.updateMeta(name, { scriptsApproval: undefined }));
       tunnelsChanged();
       return { name, hasScripts: info.hasScripts, fullTunnel: info.fullTunnel, warnings: info.warnings };
     },
@@ -226,6 +231,12 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
       requireDown(name, 'change');
       const restored = restoreHiddenKeys(confText, storedConfigOf(name));
       const info = validate(restored.text, name, restored.unresolved);
+      // An edit voids the approval of the scripts it changes, before the new text is in place.
+      const approval = store.meta(name).scriptsApproval;
+      const edited = inspector.inspect(restored.text);
+      if (approval && !(edited.ok && scriptsApproved(name, edited.config, approval))) {
+        storeCall(() => store.updateMeta(name, { scriptsApproval: undefined }));
+      }
       storeCall(() => store.replace(name, restored.text));
       tunnelsChanged();
       return { name, hasScripts: info.hasScripts, fullTunnel: info.fullTunnel, warnings: info.warnings };
@@ -346,6 +357,30 @@ export function createRequestHandler(ctx: HandlerContext): RequestHandler {
         // The firewall refused: the stored setting goes back to what is in force.
         storeCall(() => store.updateMeta(name, { killSwitch: before }));
         throw new HandlerFailure('internal', `cannot turn the kill switch of '${name}' ${enabled ? 'on' : 'off'}: ${(err as Error).message}`);
+      }
+      tunnelsChanged();
+      return { tunnel: summaryOf(name) };
+    },
+
+    setScriptsApproval: ({ name, approved }, client) => {
+      // Root only, by the kernel's word: a member who may import and edit tunnels must not be
+      // able to choose what runs as root. Without the peer's identity (no addon, Windows) nobody.
+      if (client.peer?.uid !== 0) {
+        throw new HandlerFailure(
+          'forbidden',
+          client.peer === null
+            ? `approving scripts needs to know who asks, which the helper cannot tell here; scripts of '${name}' stay off`
+            : `only root may ${approved ? 'approve' : 'withdraw the approval of'} a tunnel's scripts: run '${approved ? approveCommandFor(name) : `sudo wirelane scripts deny ${name}`}'`,
+        );
+      }
+      requireStored(name);
+      if (!approved) {
+        if (store.meta(name).scriptsApproval) storeCall(() => store.updateMeta(name, { scriptsApproval: undefined }));
+      } else {
+        const config = storedConfigOf(name);
+        if (config === null) throw new HandlerFailure('invalid_config', `tunnel '${name}' is not a valid configuration; fix it before approving its scripts`);
+        if (!hasScripts(config)) throw new HandlerFailure('bad_request', `tunnel '${name}' has no PreUp, PostUp, PreDown or PostDown to approve`);
+        storeCall(() => store.updateMeta(name, { scriptsApproval: { sha256: scriptsDigest(name, config), by: client.peer!.uid, at: Date.now() } }));
       }
       tunnelsChanged();
       return { tunnel: summaryOf(name) };

@@ -25,7 +25,7 @@ import { ControlServer, type ConnectionLimits } from './server.js';
 import { isNamedPipe } from './authorisation.js';
 import { requireTrustedDirectory } from './path-ownership.js';
 import { childLifetimeWarning } from '../os/child-lifetime.js';
-import { TunnelStore, type StoreFaults } from './store.js';
+import { SETTINGS_FILE, TunnelStore, type StoreFaults } from './store.js';
 import { TunnelManager, type TunnelLauncher } from './tunnel-manager.js';
 import { TunnelGuards } from './tunnel-guards.js';
 import { AlwaysOn } from './always-on.js';
@@ -88,6 +88,9 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
   if (lifetime) logger.warn(lifetime);
   const store = TunnelStore.open(options.storeDir, logger, options.storeFaults);
   options.applyLogLevel?.(store.readPreferences().logLevel);
+  if (store.hasLegacyScriptsSwitch()) {
+    logger.warn(`${join(options.storeDir, SETTINGS_FILE)} allows scripts for every tunnel: that switch is ignored now; approve each tunnel's scripts as root with 'wirelane scripts allow NAME'`);
+  }
 
   const recovered = await options.os.recover();
   if (recovered.undone.length > 0) {
@@ -114,7 +117,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       openTun: options.openTun,
       createBind: options.createBind,
       createDevice: (deviceOptions) => new Device(deviceOptions),
-      readSettings: () => store.readSettings(),
+      scriptsApproval: (name) => (store.has(name) ? store.meta(name).scriptsApproval : undefined),
       guards,
       serveUapi: (interfaceName, device, tunnelLogger) => serveUapi(uapiSocketPath(interfaceName, options.uapiDirectory), device, tunnelLogger),
     });

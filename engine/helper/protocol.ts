@@ -145,6 +145,21 @@ export const deviceDetailsSchema = z.object({
 });
 export type DeviceDetails = z.infer<typeof deviceDetailsSchema>;
 
+/**
+ * A tunnel's scripts (PreUp/PostUp/PreDown/PostDown): they run as root only once an
+ * administrator approved them for this tunnel, and any change to them voids the approval
+ * (engine/helper/script-approval.ts).
+ */
+export const tunnelScriptsSchema = z.object({
+  /** The file has scripts (always true where this object is sent; null means none). */
+  present: z.boolean(),
+  /** Root approved exactly these scripts of this tunnel: they run on connect and disconnect. */
+  approved: z.boolean(),
+  /** What an administrator runs to approve them, e.g. "sudo wirelane scripts allow office". */
+  approveCommand: singleLine(200),
+});
+export type TunnelScripts = z.infer<typeof tunnelScriptsSchema>;
+
 /** What the list shows about a stored tunnel, without secrets. */
 export const tunnelSummarySchema = z.object({
   name: tunnelNameSchema,
@@ -156,6 +171,8 @@ export const tunnelSummarySchema = z.object({
   endpoints: z.array(z.string()),
   /** The file has PreUp/PostUp/PreDown/PostDown. */
   hasScripts: z.boolean(),
+  /** Whether they are approved and how to approve them; null without scripts, absent from older helpers. */
+  scripts: tunnelScriptsSchema.nullable().optional(),
   /** Some peer's AllowedIPs has 0.0.0.0/0 or ::/0: all traffic goes through the tunnel. */
   fullTunnel: z.boolean(),
   /**
@@ -309,6 +326,12 @@ export const requestParamSchemas = {
    * tunnel that is on, the firewall follows at once.
    */
   setKillSwitch: z.object({ name: tunnelNameSchema, enabled: z.boolean() }),
+  /**
+   * Root only (the peer's uid, from the kernel): approves the tunnel's scripts as they are now
+   * (approved: true; refused for a tunnel without scripts), or withdraws the approval (false).
+   * Anyone else gets `forbidden`.
+   */
+  setScriptsApproval: z.object({ name: tunnelNameSchema, approved: z.boolean() }),
   /** The helper's own settings (helperSettingsSchema). */
   getSettings: z.object({}),
   /** Changes the given settings, keeps the others, stores them; replies with all of them. */
@@ -354,6 +377,7 @@ export const resultSchemas = {
    */
   validate: z.object({ problems: z.array(confProblemSchema), hasScripts: z.boolean(), fullTunnel: z.boolean(), warnings: warningsField }),
   setKillSwitch: z.object({ tunnel: tunnelSummarySchema }),
+  setScriptsApproval: z.object({ tunnel: tunnelSummarySchema }),
   getSettings: z.object({ settings: helperSettingsSchema }),
   setSettings: z.object({ settings: helperSettingsSchema }),
 } as const satisfies Record<RequestType, z.ZodType>;
@@ -387,6 +411,7 @@ export const requestSchema = z.discriminatedUnion('type', [
   requestSchemaOf('show'),
   requestSchemaOf('validate'),
   requestSchemaOf('setKillSwitch'),
+  requestSchemaOf('setScriptsApproval'),
   requestSchemaOf('getSettings'),
   requestSchemaOf('setSettings'),
 ]);

@@ -41,6 +41,7 @@ import type { Logger } from '../logger.js';
 const CONF_SUFFIX = '.conf';
 const META_SUFFIX = '.json';
 const TEMP_MARKER = '.tmp-';
+/** The settings file of older helpers (its allowScripts switch is ignored: script-approval.ts). */
 export const SETTINGS_FILE = 'settings.json';
 /**
  * The helper's own settings that users change (log level): not the administrator's
@@ -68,11 +69,6 @@ export interface StoreFaults {
   beforeCommit?(tempPath: string): void;
 }
 
-/** Settings an administrator controls (root-owned `settings.json` in the store). */
-export interface HelperSettings {
-  /** Run PreUp/PostUp/PreDown/PostDown. Off unless explicitly enabled. */
-  allowScripts: boolean;
-}
 
 /**
  * What the helper keeps about a tunnel besides its .conf, in `<name>.json`. Each field has a
@@ -88,6 +84,11 @@ export const tunnelMetaSchema = z
     on: z.boolean().default(false),
     /** The user's kill switch setting; absent: the default (on for full tunnels, see tunnel-guards.ts). */
     killSwitch: z.boolean().optional(),
+    /** Root's approval of the tunnel's scripts, pinned to their digest (script-approval.ts). */
+    scriptsApproval: z
+      .object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), by: z.number().int().min(0), at: z.number() })
+      .optional()
+      .catch(undefined),
   })
   .passthrough();
 export type TunnelMeta = z.infer<typeof tunnelMetaSchema>;
@@ -266,41 +267,15 @@ export class TunnelStore {
   }
 
   /**
-   * The administrator's settings. Honoured only if `settings.json` is a regular file owned by
-   * root (or by the helper's own user) and writable by its owner alone; anything else is
-   * reported and ignored, so no one but an administrator can turn scripts on.
+   * Whether the store still has the `settings.json` of helpers before per-tunnel approvals, whose
+   * `allowScripts` let every tunnel's scripts run. It is ignored now; the helper says so at start.
    */
-  readSettings(): HelperSettings {
-    const defaults: HelperSettings = { allowScripts: false };
-    const path = join(this.dir, SETTINGS_FILE);
-    let stat;
+  hasLegacyScriptsSwitch(): boolean {
     try {
-      stat = lstatSync(path);
+      const parsed = safeJson(readFileSync(join(this.dir, SETTINGS_FILE), 'utf8'));
+      return typeof parsed === 'object' && parsed !== null && (parsed as { allowScripts?: unknown }).allowScripts === true;
     } catch {
-      return defaults;
-    }
-    if (!stat.isFile()) {
-      this.logger.warn(`ignoring ${path}: not a regular file`);
-      return defaults;
-    }
-    if (process.platform !== 'win32') {
-      const ownUid = process.getuid?.() ?? 0;
-      if (stat.uid !== 0 && stat.uid !== ownUid) {
-        this.logger.warn(`ignoring ${path}: it must be owned by root`);
-        return defaults;
-      }
-      if ((stat.mode & 0o022) !== 0) {
-        this.logger.warn(`ignoring ${path}: it must not be writable by group or others`);
-        return defaults;
-      }
-    }
-    try {
-      const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
-      const allow = typeof parsed === 'object' && parsed !== null && (parsed as { allowScripts?: unknown }).allowScripts === true;
-      return { allowScripts: allow };
-    } catch (err) {
-      this.logger.warn(`ignoring ${path}: ${(err as Error).message}`);
-      return defaults;
+      return false;
     }
   }
 

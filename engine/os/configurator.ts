@@ -4,7 +4,7 @@
  */
 import { silentLogger, type Logger } from '../logger.js';
 import { Journal, recoverJournals, undoJournal, writeFileInPlace } from './journal.js';
-import { darwinSteps, probeDarwin } from './darwin.js';
+import { DARWIN_DNS_TARGET, darwinDnsTarget, darwinSteps, probeDarwin } from './darwin.js';
 import { linuxSteps, probeLinux, readOriginal, type LinuxOptions } from './linux.js';
 import { planTunnel } from './plan.js';
 import { describeCommand, execFileRunner } from './runner.js';
@@ -60,7 +60,8 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
   const linuxOptions = options.linux ?? {};
   // The one file the OS layer edits in place (Linux without resolvectl or resolvconf): journals
   // may restore it and nothing else.
-  const restorableFiles = platform === 'linux' ? [linuxOptions.resolvConfPath ?? '/etc/resolv.conf'] : [];
+  const restorableFiles =
+    platform === 'linux' ? [linuxOptions.resolvConfPath ?? '/etc/resolv.conf'] : platform === 'darwin' ? [DARWIN_DNS_TARGET] : [];
 
   const steps = (plan: OsTunnelPlan): OsStep[] => {
     if (plan.platform !== platform) throw new Error(`a ${plan.platform} plan cannot be applied on ${platform}`);
@@ -70,7 +71,7 @@ export function createOsConfigurator(options: OsConfiguratorOptions): OsConfigur
   };
 
   // Several tunnels' DNS in one resolv.conf (dns-stack.ts); undo actions take their layers out.
-  const dnsStack = new DnsStack(dnsStackDirOf(options.journalDir));
+  const dnsStack = new DnsStack(dnsStackDirOf(options.journalDir), platform === 'darwin' ? { [DARWIN_DNS_TARGET]: darwinDnsTarget(run) } : {});
   const undoContext = { run, logger, restorableFiles, dnsStack };
 
   // Windows: the WFP calls exist (killswitch-wfp.ts) but the addon has no binding to run them yet.

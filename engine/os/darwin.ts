@@ -6,7 +6,9 @@
  * Written to the tools' documented behaviour and unit-tested on the commands it produces (there is
  * no Mac in this workplace).
  */
-import { formatCidr } from './address.js';
+import { checkIpAddress, checkSearchDomain, formatCidr } from './address.js';
+import type { DnsTarget } from './dns-stack.js';
+import { describeCommand } from './runner.js';
 import type { CommandRunner, Gateway, NetworkServiceDns, OsStep, OsTunnelInput, OsTunnelPlan, SystemFacts, UndoAction } from './types.js';
 
 /** route(8) and ifconfig(8) stderr when what we remove is gone (or so is the utun device). */
@@ -77,27 +79,77 @@ export function darwinSteps(plan: OsTunnelPlan): OsStep[] {
     });
   }
 
-  if (plan.dns) {
-    for (const service of plan.facts.networkServices ?? []) {
-      // The originals were read by probe(); "Empty" is networksetup's word for "none set".
-      steps.push({
-        kind: 'run',
-        description: `set DNS servers of network service ${service.name}`,
-        command: { file: 'networksetup', args: ['-setdnsservers', service.name, ...plan.dns.servers] },
-        undo: [{ kind: 'run', command: { file: 'networksetup', args: ['-setdnsservers', service.name, ...service.servers] } }],
-      });
-      steps.push({
-        kind: 'run',
-        description: `set search domains of network service ${service.name}`,
-        command: {
-          file: 'networksetup',
-          args: ['-setsearchdomains', service.name, ...(plan.dns.searchDomains.length > 0 ? plan.dns.searchDomains : ['Empty'])],
-        },
-        undo: [{ kind: 'run', command: { file: 'networksetup', args: ['-setsearchdomains', service.name, ...service.searchDomains] } }],
-      });
-    }
+  if (plan.dns && (plan.facts.networkServices ?? []).length > 0) {
+    // Every network service gets the tunnel's DNS, stacked with other tunnels' (dns-stack.ts): the
+    // services' own settings are saved once and come back when the last DNS tunnel goes.
+    const layer: NetworkServiceDns[] = (plan.facts.networkServices ?? []).map((service) => ({
+      name: service.name,
+      servers: plan.dns?.servers ?? [],
+      searchDomains: plan.dns && plan.dns.searchDomains.length > 0 ? plan.dns.searchDomains : ['Empty'],
+    }));
+    steps.push({
+      kind: 'push-dns',
+      description: `set DNS of every network service for ${utun}`,
+      path: DARWIN_DNS_TARGET,
+      owner: utun,
+      content: JSON.stringify(layer),
+    });
   }
   return steps;
+}
+
+/** The name journals give the macOS DNS stack's target (the network services' settings). */
+export const DARWIN_DNS_TARGET = 'networksetup:dns';
+
+/** The networksetup commands that put these per-service settings in force ("Empty" = none). */
+export function networksetupDnsCommands(services: readonly NetworkServiceDns[]): { file: string; args: string[] }[] {
+  return services.flatMap((service) => [
+    { file: 'networksetup', args: ['-setdnsservers', service.name, ...(service.servers.length > 0 ? service.servers : ['Empty'])] },
+    { file: 'networksetup', args: ['-setsearchdomains', service.name, ...(service.searchDomains.length > 0 ? service.searchDomains : ['Empty'])] },
+  ]);
+}
+
+/** Per-service settings from the stack's records: each value an IP literal, a domain or "Empty". */
+function parseServiceList(bytes: Uint8Array): NetworkServiceDns[] {
+  const value: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  if (!Array.isArray(value)) throw new Error('not a list of network services');
+  const words = (list: unknown, check: (word: string) => string): string[] => {
+    if (!Array.isArray(list) || !list.every((word) => typeof word === 'string')) throw new Error('not a list of words');
+    return list.map((word: string) => (word === 'Empty' ? word : check(word)));
+  };
+  return value.map((entry: unknown) => {
+    const service = entry as Record<string, unknown>;
+    if (typeof service['name'] !== 'string' || service['name'] === '' || service['name'].startsWith('-')) throw new Error('not a network service name');
+    return {
+      name: service['name'],
+      servers: words(service['servers'], (word) => checkIpAddress(word, 'DNS server')),
+      searchDomains: words(service['searchDomains'], checkSearchDomain),
+    };
+  });
+}
+
+/** The macOS DNS stack target: reads every service's DNS settings, writes a list of them back. */
+export function darwinDnsTarget(run: CommandRunner): DnsTarget {
+  return {
+    async read() {
+      const services: NetworkServiceDns[] = [];
+      const list = await run('networksetup', ['-listallnetworkservices']);
+      if (list.code !== 0) throw new Error(`networksetup -listallnetworkservices exited with ${list.code}: ${list.stderr.trim()}`);
+      for (const name of parseNetworkServices(list.stdout)) {
+        const servers = parseNetworksetupList((await run('networksetup', ['-getdnsservers', name])).stdout);
+        const searchDomains = parseNetworksetupList((await run('networksetup', ['-getsearchdomains', name])).stdout);
+        services.push({ name, servers, searchDomains });
+      }
+      return Buffer.from(JSON.stringify(services), 'utf8');
+    },
+    async write(bytes) {
+      if (bytes === null) return;
+      for (const command of networksetupDnsCommands(parseServiceList(bytes))) {
+        const result = await run(command.file, command.args);
+        if (result.code !== 0) throw new Error(`${describeCommand(command.file, command.args)} exited with ${result.code}: ${result.stderr.trim()}`);
+      }
+    },
+  };
 }
 
 /**

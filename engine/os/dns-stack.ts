@@ -47,6 +47,27 @@ export function dnsStackDirOf(journalDir: string): string {
   return join(journalDir, 'dns-stack');
 }
 
+/**
+ * Where a stack's DNS lives when it is not a plain file (macOS: every network service's settings,
+ * through networksetup). read() gives the bytes to save as the original, write() puts a layer's
+ * or the original's bytes in force (null: the original was "nothing", for a file: no file).
+ */
+export interface DnsTarget {
+  read(): Promise<Uint8Array | null>;
+  write(bytes: Uint8Array | null): Promise<void>;
+}
+
+/** A file edited in place (resolv.conf, possibly a bind mount). */
+function fileTarget(path: string): DnsTarget {
+  return {
+    read: () => readBytes(path),
+    write: async (bytes) => {
+      if (bytes === null) await rm(path, { force: true });
+      else await writeFileInPlace(path, bytes);
+    },
+  };
+}
+
 export class DnsStack {
   /** Pushes and removals run one at a time: each reads what the one before left. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -55,7 +76,13 @@ export class DnsStack {
   constructor(
     /** Where the stack's records live (created 0700); root-only like the journals around it. */
     private readonly dir: string,
+    /** Targets that are not files, by the name journals use for them instead of a path. */
+    private readonly targets: Readonly<Record<string, DnsTarget>> = {},
   ) {}
+
+  private targetOf(path: string): DnsTarget {
+    return Object.hasOwn(this.targets, path) ? (this.targets[path] as DnsTarget) : fileTarget(path);
+  }
 
   /**
    * A new layer's name for `owner` (an interface name), newer than every layer this process named
@@ -74,7 +101,7 @@ export class DnsStack {
       const original = await this.readOriginal();
       if (original && original.path !== path) throw new Error(`the DNS stack holds ${original.path}, not ${path}`);
       if (!original) {
-        const bytes = await readBytes(path);
+        const bytes = await this.targetOf(path).read();
         await this.writeRecord(ORIGINAL_FILE, { v: 1, path, originalBase64: bytes === null ? null : Buffer.from(bytes).toString('base64') });
       }
       const owner = layer.slice(layer.indexOf('-') + 1);
@@ -117,13 +144,12 @@ export class DnsStack {
     for (const name of names.reverse()) {
       const record = await this.readLayer(name);
       if (!record || record.path !== path) continue;
-      await writeFileInPlace(path, Buffer.from(record.contentBase64, 'base64'));
+      await this.targetOf(path).write(Buffer.from(record.contentBase64, 'base64'));
       return;
     }
     const original = await this.readOriginal();
     if (!original || original.path !== path) return;
-    if (original.originalBase64 === null) await rm(path, { force: true });
-    else await writeFileInPlace(path, Buffer.from(original.originalBase64, 'base64'));
+    await this.targetOf(path).write(original.originalBase64 === null ? null : Buffer.from(original.originalBase64, 'base64'));
     await rm(join(this.dir, ORIGINAL_FILE), { force: true });
     // Nothing of the stack is left: the journal directory looks as it did before any DNS tunnel.
     await rmdir(this.dir).catch(() => syncDirectory(this.dir));

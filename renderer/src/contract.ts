@@ -12,6 +12,7 @@ export type {
   LogEntry,
   LogLevel,
   PeerDetails,
+  TunnelScripts,
   TunnelState,
   TunnelStatus,
   TunnelSummary,

@@ -3,7 +3,7 @@
  * is on, and what the whole window's banner says about protection. Pure, so the tunnel page,
  * the list and the banner agree, and component tests can check every case.
  */
-import type { TunnelState, TunnelSummary } from './contract.js';
+import type { TunnelScripts, TunnelState, TunnelSummary } from './contract.js';
 import { formatDuration } from './format.js';
 
 /** Turned on by the person: connecting, connected or reconnecting (a failed one is off but may still block). */
@@ -51,16 +51,9 @@ export function stateDetail(tunnel: TunnelSummary, now: number): string {
   }
 }
 
-/** Scripts approval, as the helper reports it (present once the helper knows about approvals). */
-export interface ScriptsStatus {
-  present: boolean;
-  approved: boolean;
-  approveCommand: string;
-}
-
-export function scriptsOf(tunnel: TunnelSummary): ScriptsStatus | null {
-  const scripts = (tunnel as TunnelSummary & { scripts?: ScriptsStatus | null }).scripts;
-  return scripts && typeof scripts === 'object' && scripts.present ? scripts : null;
+/** The tunnel's scripts and their approval, when it has any (absent from older helpers). */
+export function scriptsOf(tunnel: TunnelSummary): TunnelScripts | null {
+  return tunnel.scripts?.present ? tunnel.scripts : null;
 }
 
 export type ProtectionLevel = 'protected' | 'partial' | 'busy' | 'warning' | 'unprotected' | 'unknown';

@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'x20.conf'), confText(20), { mode: 0o600 });
     writeFileSync(join(dir, 'x131.conf'), confText(131), { mode: 0o600 });
     // A bare node, to show how much of the engine's RSS is node itself.
-    const bare = spawn(process.execPath, ['--max-semi-space-size=1', '-e', 'setTimeout(() => {}, 10000)'], { stdio: 'ignore' });
+    const bare = spawn(process.execPath, ['--max-semi-space-size=4', '-e', 'setTimeout(() => {}, 10000)'], { stdio: 'ignore' });
     await sleep(1500);
     const node = memoryOf(bare.pid!);
     bare.kill();

@@ -253,3 +253,80 @@ test('keyboard only: reach the list, select a tunnel, toggle connect, open the e
   }
   await p.emulateMedia({ colorScheme: 'light' });
 });
+
+/** Every size the window is photographed at: the default, and the smallest it should still work at. */
+const SIZES = [
+  { width: 960, height: 680 },
+  { width: 640, height: 480 },
+];
+
+test('every screen at 960x680 and 640x480, light and dark, into test-results/e2e/screens', { skip: skip ?? false, timeout: 120_000 }, async () => {
+  const p = app!.page;
+  const screens = join(shots, 'screens');
+  mkdirSync(screens, { recursive: true });
+  const photograph = async (name: string) => {
+    for (const size of SIZES) {
+      await p.setViewportSize(size);
+      for (const colorScheme of ['light', 'dark'] as const) {
+        await p.emulateMedia({ colorScheme });
+        await p.waitForTimeout(120);
+        await p.screenshot({ path: join(screens, `${name}-${size.width}x${size.height}-${colorScheme}.png`) });
+      }
+    }
+    await p.setViewportSize(SIZES[0]!);
+    await p.emulateMedia({ colorScheme: 'light' });
+  };
+  fake!.tunnels = [];
+  fake!.broadcast({ event: 'tunnels', tunnels: [] });
+  await p.reload();
+  await p.getByRole('heading', { name: 'No tunnels yet' }).waitFor({ timeout: 20_000 });
+  await photograph('empty');
+  fake!.tunnels = ['home', 'office'].map((name) => summary(name));
+  fake!.broadcast({ event: 'tunnels', tunnels: fake!.tunnels });
+  await p.getByRole('option', { name: /office/ }).click();
+  await p.getByRole('heading', { name: 'office', level: 2 }).waitFor({ timeout: 10_000 });
+  await photograph('tunnel-off');
+  await p.getByRole('button', { name: 'Connect office' }).click();
+  await p.getByTestId('peer-handshake').filter({ hasText: /ago|just now/ }).waitFor({ timeout: 10_000 });
+  await photograph('tunnel-on');
+  // At the default size nothing the person needs is below the fold.
+  await p.setViewportSize(SIZES[0]!);
+  for (const name of ['Disconnect office', 'Edit', 'Rename', 'Export…', 'Log', 'Delete…', 'Import…', 'New tunnel', 'Export all…', 'Helper log', 'Settings']) {
+    const box = await p.getByRole('button', { name, exact: true }).boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= SIZES[0]!.height, `${name} is in view at 960x680`);
+  }
+  await p.getByRole('button', { name: 'Log', exact: true }).click();
+  await p.getByRole('heading', { name: 'Log of office' }).waitFor();
+  await photograph('tunnel-log');
+  await p.getByRole('button', { name: 'Helper log' }).click();
+  await p.getByTestId('log-lines').filter({ hasText: 'fake helper listening' }).waitFor({ timeout: 10_000 });
+  await photograph('helper-log');
+  await p.getByRole('button', { name: 'Settings' }).click();
+  await p.getByRole('combobox', { name: /Log level/ }).filter({ hasText: 'info' }).waitFor({ timeout: 10_000 });
+  await photograph('settings');
+  await p.keyboard.press('Escape');
+  await p.getByRole('button', { name: 'Disconnect office' }).click();
+  await p.getByRole('button', { name: 'Connect office' }).waitFor({ timeout: 10_000 });
+  await p.keyboard.press('F2');
+  await p.getByRole('dialog', { name: 'Rename office' }).waitFor();
+  await photograph('rename-dialog');
+  await p.keyboard.press('Escape');
+  await p.getByRole('button', { name: 'Delete…' }).click();
+  await p.getByRole('alertdialog', { name: 'Delete office?' }).waitFor();
+  await photograph('delete-dialog');
+  await p.keyboard.press('Escape');
+  await p.getByRole('button', { name: 'Edit' }).click();
+  await p.getByRole('heading', { name: 'Edit office' }).waitFor({ timeout: 10_000 });
+  await photograph('editor');
+  await p.keyboard.press('Control+End');
+  await p.keyboard.type('Bogus');
+  await p.keyboard.press('Escape');
+  await p.getByRole('alertdialog', { name: /Discard/ }).waitFor();
+  await photograph('discard-dialog');
+  await p.getByRole('button', { name: 'Discard' }).click();
+  await fake!.close();
+  await p.getByTestId('helper-state').waitFor({ timeout: 15_000 });
+  await photograph('helper-down');
+  await fake!.listen();
+  await p.getByRole('option', { name: /office/ }).waitFor({ timeout: 20_000 });
+});

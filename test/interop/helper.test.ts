@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -211,25 +211,37 @@ test('kill -9 of the helper with a tunnel up: the new start undoes what it left,
   assert.equal(clientState(), baseline);
 });
 
-test('PostUp runs only after an administrator enabled scripts', { skip: skip ?? false, timeout: 120_000 }, async () => {
+test('PostUp runs only once root approved this tunnel\'s scripts, and an edit voids the approval', { skip: skip ?? false, timeout: 120_000 }, async () => {
   const marker = join(work, 'postup-marker');
   const file = writeConf('scripted', clientConf(`PostUp = touch ${marker}-%i`, '10.0.0.2/32'));
   const up = wirelane('up', file);
   assert.equal(up.status, 0, up.stderr);
-  assert.match(up.stderr, /has PreUp\/PostUp\/PreDown\/PostDown commands/);
-  assert.equal(existsSync(`${marker}-scripted`), false, 'PostUp ran although scripts are disabled');
+  assert.match(up.stderr, /has PreUp\/PostUp\/PreDown\/PostDown commands; they run only once an administrator approves them \('sudo wirelane scripts allow scripted'\)/);
+  assert.equal(existsSync(`${marker}-scripted`), false, 'PostUp ran although nobody approved it');
   assert.equal(wirelane('down', 'scripted').status, 0);
+  assert.match(wirelane('list').stdout, /^scripted\t.*scripts not approved/m);
 
-  const settings = join(store, 'settings.json');
-  writeFileSync(settings, '{"allowScripts": true}\n');
-  chmodSync(settings, 0o600);
+  const allow = wirelane('scripts', 'allow', 'scripted');
+  assert.equal(allow.status, 0, allow.stderr);
+  assert.match(wirelane('list').stdout, /^scripted\t.*scripts approved/m);
   try {
     const again = wirelane('up', 'scripted');
     assert.equal(again.status, 0, again.stderr);
-    assert.equal(existsSync(`${marker}-scripted`), true, 'PostUp did not run with scripts enabled');
+    assert.equal(existsSync(`${marker}-scripted`), true, 'PostUp did not run once approved');
   } finally {
     wirelane('down', 'scripted');
-    rmSync(settings, { force: true });
+  }
+
+  // The same tunnel with its PostUp edited: the approval is gone, the new command never runs.
+  rmSync(`${marker}-scripted`, { force: true });
+  const edited = writeConf('scripted', clientConf(`PostUp = touch ${marker}-edited-%i`, '10.0.0.2/32'));
+  try {
+    const third = wirelane('up', edited);
+    assert.equal(third.status, 0, third.stderr);
+    assert.equal(existsSync(`${marker}-edited-scripted`), false, 'an edited PostUp ran on an old approval');
+    assert.match(wirelane('list').stdout, /^scripted\t.*scripts not approved/m);
+  } finally {
+    wirelane('down', 'scripted');
   }
 });
 

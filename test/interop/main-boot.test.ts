@@ -49,10 +49,12 @@ function trayItem(prefix: string): StandInMenuItem | undefined {
 
 const trayIcon = () => standIn.trays[0]!.image.path ?? '';
 const notesAbout = (name: string) => standIn.notifications.filter((n) => n.title.includes(name));
+/** Notifications without the stand-in object, for messages. */
+const noteTexts = () => standIn.notifications.map(({ title, body }) => ({ title, body }));
 
 /** Why a wait failed, with what the app and the helper showed. */
 function picture(): string {
-  return `tray: ${trayItems().map((i) => i.label ?? '-').join(' | ')}\nicon: ${trayIcon()}\nnotifications: ${JSON.stringify(standIn.notifications)}\nhelper log tail:\n${helperLog.split('\n').slice(-20).join('\n')}`;
+  return `tray: ${trayItems().map((i) => i.label ?? '-').join(' | ')}\nicon: ${trayIcon()}\nnotifications: ${JSON.stringify(noteTexts())}\nhelper log tail:\n${helperLog.split('\n').slice(-20).join('\n')}`;
 }
 
 async function waitShowing(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
@@ -147,7 +149,12 @@ test('main/index.ts against a real helper: tray, window, IPC and notifications',
   assert.equal(standIn.trays[0]!.tooltip, 'Wirelane: connected to office');
   await waitShowing('the connected notification', () => notesAbout('office').length > 0, 10_000);
   assert.deepEqual(notesAbout('office').map((n) => n.title), ['Connected to office']);
+  assert.equal(standIn.errorBoxes.length, 0);
   assert.ok(window.webContents.sent.some((s) => s.channel === 'wirelane:onStatus'), 'the window hears the status');
+  // Clicking the notification with the window closed opens it again.
+  window.close();
+  notesAbout('office')[0]!.shown.emit('click');
+  await waitShowing('the window to reopen from the notification', () => standIn.windows.length === 2 && standIn.windows[1]!.visible, 10_000);
 
   // A drop: traffic flows, then the wireguard-go server goes away; the helper sees its handshakes
   // go unanswered and calls the tunnel reconnecting.
@@ -161,8 +168,10 @@ test('main/index.ts against a real helper: tray, window, IPC and notifications',
   trayItem('broken — off')!.click!();
   await waitShowing('broken to fail', () => notesAbout('broken').length > 0 && trayItem('broken — failed') !== undefined, 30_000);
   // One more round trip to the helper: whichever report came second has arrived by its answer.
-  await standIn.ipcHandlers.get('wirelane:getTunnel')!(ours, 'broken');
-  assert.equal(notesAbout('broken').length, 1, JSON.stringify(notesAbout('broken')));
+  const current = { sender: { id: standIn.windows[1]!.webContents.id }, senderFrame: { url: pageUrl, parent: null } };
+  const tunnel = (await standIn.ipcHandlers.get('wirelane:getTunnel')!(current, 'broken')) as { ok: boolean };
+  assert.equal(tunnel.ok, true);
+  assert.equal(notesAbout('broken').length, 1, JSON.stringify(noteTexts()));
   assert.match(notesAbout('broken')[0]!.body, /cannot resolve the endpoint host 'vpn\.invalid'/);
   // Still reconnecting outranks failed in the icon: office is the one that may leak.
   assert.match(trayIcon(), /tray-reconnecting\.png$/);

@@ -171,11 +171,13 @@ export class BrowserWindow extends EventEmitter {
   }
 }
 
-export class Notification {
-  constructor(readonly options: { title: string; body?: string }) {}
+export class Notification extends EventEmitter {
+  constructor(readonly options: { title: string; body?: string }) {
+    super();
+  }
 
   show(): void {
-    standIn.notifications.push({ title: this.options.title, body: this.options.body ?? '' });
+    standIn.notifications.push({ title: this.options.title, body: this.options.body ?? '', shown: this });
   }
 
   static isSupported(): boolean {
@@ -277,8 +279,10 @@ class App extends EventEmitter {
     return process.cwd();
   }
 
+  /** As the system reports it; a test sets WIRELANE_STAND_IN_LOGIN_ITEM (JSON) to play a start at login. */
   getLoginItemSettings(): { openAtLogin: boolean; wasOpenedAtLogin: boolean; wasOpenedAsHidden: boolean } {
-    return { openAtLogin: false, wasOpenedAtLogin: false, wasOpenedAsHidden: false };
+    const played = process.env['WIRELANE_STAND_IN_LOGIN_ITEM'];
+    return { openAtLogin: false, wasOpenedAtLogin: false, wasOpenedAsHidden: false, ...(played ? (JSON.parse(played) as object) : {}) };
   }
 
   setLoginItemSettings(settings: unknown): void {
@@ -305,7 +309,7 @@ export const standIn = {
   app,
   windows: [] as BrowserWindow[],
   trays: [] as Tray[],
-  notifications: [] as { title: string; body: string }[],
+  notifications: [] as { title: string; body: string; shown: Notification }[],
   errorBoxes: [] as { title: string; content: string }[],
   clipboard: [] as string[],
   ipcHandlers: new Map<string, InvokeListener>(),

@@ -1,7 +1,7 @@
 /**
  * The engine launcher (engine/helper/engine-launcher.ts) with a fake operating system and an
  * in-memory TUN and UDP bind: the scripts gate (a .conf's PreUp/PostUp/PreDown/PostDown run only
- * when allowed), endpoint host names resolved before anything is created, and the rollback of a
+ * when root approved exactly these scripts of this tunnel), endpoint host names resolved before anything is created, and the rollback of a
  * connect that fails half way (what was done is undone in reverse; nothing is left open).
  *
  * The scripts really run (/bin/sh -c, as wg-quick): each writes a marker file into a temporary
@@ -17,7 +17,7 @@ import { parseConf } from '../../engine/conf/parse.js';
 import { Device } from '../../engine/device/device.js';
 import { createConfInspector } from '../../engine/helper/conf-info.js';
 import { createEngineLauncher, reresolveDue, RERESOLVE_INTERVAL_MS } from '../../engine/helper/engine-launcher.js';
-import type { HelperSettings } from '../../engine/helper/store.js';
+import { scriptsDigest, type ScriptsApproval } from '../../engine/helper/script-approval.js';
 import type { EngineDevice } from '../../engine/device/api.js';
 import { keyToBase64 } from '../../engine/keys.js';
 import type { Logger } from '../../engine/logger.js';
@@ -53,7 +53,8 @@ type Event = string;
 
 interface Fakes {
   events: Event[];
-  settings: HelperSettings;
+  /** Tunnel name -> its stored approval, as the store's metadata would give it. */
+  approvals: Map<string, ScriptsApproval>;
   /** Makes one step fail: the OS apply, the device's configuration, the TUN's creation. */
   fail: { apply?: boolean; applySet?: boolean; openTun?: boolean; probe?: boolean };
   osInputs: OsTunnelInput[];
@@ -71,7 +72,7 @@ interface Fakes {
 function fakes(): Fakes {
   const f: Fakes = {
     events: [],
-    settings: { allowScripts: false },
+    approvals: new Map(),
     fail: {},
     osInputs: [],
     tuns: [],
@@ -123,7 +124,7 @@ function fakes(): Fakes {
     inspector: createConfInspector(parseConf, (key) => crypto.publicKey(key)),
     os,
     crypto,
-    readSettings: () => f.settings,
+    scriptsApproval: (name) => f.approvals.get(name),
     openTun(name, mtu) {
       f.events.push(`open tun ${name} mtu ${mtu}`);
       if (f.fail.openTun) throw new Error('Device or resource busy');
@@ -171,33 +172,64 @@ function markerScripts(dir: string) {
   return { PreUp: mark('PreUp'), PostUp: mark('PostUp'), PreDown: mark('PreDown'), PostDown: mark('PostDown') };
 }
 
-test('scripts gate: with scripts not allowed, no hook runs at up or down and the log says why', async () => {
+/** Root's approval of `text`'s scripts for tunnel `name`, as `wirelane scripts allow` stores it. */
+function approve(f: Fakes, name: string, text: string): void {
+  const parsed = parseConf(text);
+  assert.ok(parsed.ok);
+  f.approvals.set(name, { sha256: scriptsDigest(name, parsed.config), by: 0, at: 1 });
+}
+
+test('scripts gate: without an approval no hook runs at up or down, and the log says why and how to approve', async () => {
   const f = fakes();
   const dir = mkdtempSync(join(scratch, 'gate-off-'));
   const tunnel = await f.launcher.up('office', conf({ scripts: markerScripts(dir) }), f.logger);
   await tunnel.down();
   assert.equal(existsSync(join(dir, 'ran')), false, 'no script ran');
-  assert.ok(f.warnings.some((w) => /not run/.test(w) && /PostUp/.test(w)), `a warning says the scripts were not run: ${JSON.stringify(f.warnings)}`);
+  assert.ok(
+    f.warnings.some((w) => /not run/.test(w) && /PostUp/.test(w) && /sudo wirelane scripts allow office/.test(w)),
+    `a warning says the scripts were not run and what to do: ${JSON.stringify(f.warnings)}`,
+  );
 });
 
-test('scripts gate: with scripts allowed, PreUp and PostUp run at up and PreDown and PostDown at down, in order, with %i', async () => {
+test('scripts gate: approved for exactly these scripts, PreUp and PostUp run at up and PreDown and PostDown at down, in order, with %i', async () => {
   const f = fakes();
-  f.settings = { allowScripts: true };
   const dir = mkdtempSync(join(scratch, 'gate-on-'));
-  const tunnel = await f.launcher.up('office', conf({ scripts: markerScripts(dir) }), f.logger);
+  const text = conf({ scripts: markerScripts(dir) });
+  approve(f, 'office', text);
+  const tunnel = await f.launcher.up('office', text, f.logger);
   assert.equal(readFileSync(join(dir, 'ran'), 'utf8'), 'PreUp office\nPostUp office\n');
   await tunnel.down();
   assert.equal(readFileSync(join(dir, 'ran'), 'utf8'), 'PreUp office\nPostUp office\nPreDown office\nPostDown office\n');
   assert.deepEqual(f.warnings, []);
 });
 
-test('scripts gate: the setting is read at each connect, so turning it off stops the next connect\'s scripts', async () => {
+test('scripts gate: an approval is void once a script changes, moves to another hook, or the tunnel is another name', async () => {
+  const dir = mkdtempSync(join(scratch, 'gate-void-'));
+  const marker = join(dir, 'ran');
+  const approvedText = conf({ scripts: { PostUp: `echo up >> ${marker}` } });
+  const variants: Array<[string, string, string]> = [
+    ['one character of the command', 'office', conf({ scripts: { PostUp: `echo up  >> ${marker}` } })],
+    ['the command moved to PreUp', 'office', conf({ scripts: { PreUp: `echo up >> ${marker}` } })],
+    ['a command added', 'office', conf({ scripts: { PostUp: `echo up >> ${marker}`, PostDown: `echo down >> ${marker}` } })],
+    ['the same file under another name (%i changes)', 'home', approvedText],
+  ];
+  for (const [what, name, text] of variants) {
+    const f = fakes();
+    approve(f, 'office', approvedText);
+    if (name !== 'office') f.approvals.set(name, f.approvals.get('office')!);
+    await (await f.launcher.up(name, text, f.logger)).down();
+    assert.equal(existsSync(marker), false, `${what}: no script ran`);
+    assert.ok(f.warnings.some((w) => /not run/.test(w)), what);
+  }
+});
+
+test('scripts gate: the approval is read at each connect, so withdrawing it stops the next connect\'s scripts', async () => {
   const f = fakes();
-  f.settings = { allowScripts: true };
   const dir = mkdtempSync(join(scratch, 'gate-flip-'));
   const text = conf({ scripts: { PostUp: `echo up >> ${join(dir, 'ran')}` } });
+  approve(f, 'office', text);
   await (await f.launcher.up('office', text, f.logger)).down();
-  f.settings = { allowScripts: false };
+  f.approvals.delete('office');
   await (await f.launcher.up('office', text, f.logger)).down();
   assert.equal(readFileSync(join(dir, 'ran'), 'utf8'), 'up\n', 'only the first connect ran PostUp');
 });
@@ -223,9 +255,10 @@ test('an IP literal endpoint is used as written; a name that does not resolve fa
   await tunnel.down();
 
   const f = fakes();
-  f.settings = { allowScripts: true };
   const dir = mkdtempSync(join(scratch, 'nxdomain-'));
-  await assert.rejects(f.launcher.up('office', conf({ endpoint: 'nowhere.example.test:51820', scripts: markerScripts(dir) }), f.logger), {
+  const unresolvable = conf({ endpoint: 'nowhere.example.test:51820', scripts: markerScripts(dir) });
+  approve(f, 'office', unresolvable);
+  await assert.rejects(f.launcher.up('office', unresolvable, f.logger), {
     message: /^cannot resolve the endpoint host 'nowhere\.example\.test': NXDOMAIN$/,
   });
   assert.deepEqual(f.events, ['resolve nowhere.example.test'], 'no TUN, no device, no OS change');
@@ -241,8 +274,9 @@ test('rollback: the OS refusing the plan closes the device and its TUN; apply un
 
 test('rollback: a failing PostUp reverts the OS and then closes the device, in reverse order of up', async () => {
   const f = fakes();
-  f.settings = { allowScripts: true };
-  await assert.rejects(f.launcher.up('office', conf({ scripts: { PostUp: 'exit 3' } }), f.logger), { message: /PostUp command failed \(exit status 3\): exit 3/ });
+  const failing = conf({ scripts: { PostUp: 'exit 3' } });
+  approve(f, 'office', failing);
+  await assert.rejects(f.launcher.up('office', failing, f.logger), { message: /PostUp command failed \(exit status 3\): exit 3/ });
   assert.deepEqual(f.events, ['open tun office mtu 1420', 'os probe', 'os apply', 'os revert office', 'device close', 'tun closed office']);
 });
 
@@ -265,8 +299,9 @@ test('a TUN that cannot be created fails the connect with the interface named; a
   assert.deepEqual(f.events, ['open tun office mtu 1380']);
 
   const pre = fakes();
-  pre.settings = { allowScripts: true };
-  await assert.rejects(pre.launcher.up('office', conf({ scripts: { PreUp: 'exit 7' } }), pre.logger), { message: /PreUp command failed \(exit status 7\)/ });
+  const failingPreUp = conf({ scripts: { PreUp: 'exit 7' } });
+  approve(pre, 'office', failingPreUp);
+  await assert.rejects(pre.launcher.up('office', failingPreUp, pre.logger), { message: /PreUp command failed \(exit status 7\)/ });
   assert.deepEqual(pre.events, [], 'nothing was created');
 });
 

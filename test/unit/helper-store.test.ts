@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StoreError, TunnelStore } from '../../engine/helper/store.js';
@@ -108,25 +108,41 @@ test('temp files left by a crash are removed at open and never listed', () => {
   }
 });
 
-test('settings enable scripts only from a file writable by its owner alone', () => {
+test('settings.json of older helpers: its allowScripts switch is only noticed (to warn), never a way to run scripts', () => {
   const t = tempStore();
   try {
     const store = TunnelStore.open(t.dir, silentLogger);
-    assert.equal(store.readSettings().allowScripts, false);
+    assert.equal(store.hasLegacyScriptsSwitch(), false);
     const path = join(t.dir, 'settings.json');
     writeFileSync(path, '{"allowScripts": true}', { mode: 0o600 });
-    chmodSync(path, 0o644);
-    assert.equal(store.readSettings().allowScripts, true);
-    chmodSync(path, 0o666);
-    assert.equal(store.readSettings().allowScripts, false, 'world-writable settings must be ignored');
-    chmodSync(path, 0o664);
-    assert.equal(store.readSettings().allowScripts, false, 'group-writable settings must be ignored');
-    chmodSync(path, 0o600);
+    assert.equal(store.hasLegacyScriptsSwitch(), true);
     writeFileSync(path, '{"allowScripts": "yes"}');
-    assert.equal(store.readSettings().allowScripts, false);
+    assert.equal(store.hasLegacyScriptsSwitch(), false);
     writeFileSync(path, 'not json');
-    assert.equal(store.readSettings().allowScripts, false);
+    assert.equal(store.hasLegacyScriptsSwitch(), false);
     assert.deepEqual(store.list(), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('a scripts approval is kept in the tunnel\'s metadata, moves with a rename, and a garbled one reads as none', () => {
+  const t = tempStore();
+  try {
+    const store = TunnelStore.open(t.dir, silentLogger);
+    store.create('office', 'x');
+    const approval = { sha256: 'a'.repeat(64), by: 0, at: 1234 };
+    store.updateMeta('office', { scriptsApproval: approval });
+    assert.deepEqual(store.meta('office').scriptsApproval, approval);
+    store.updateMeta('office', { killSwitch: true });
+    assert.deepEqual(store.meta('office').scriptsApproval, approval, 'other changes keep it');
+    store.rename('office', 'home');
+    assert.deepEqual(store.meta('home').scriptsApproval, approval);
+    store.updateMeta('home', { scriptsApproval: undefined });
+    assert.equal(store.meta('home').scriptsApproval, undefined);
+    writeFileSync(join(t.dir, 'home.json'), JSON.stringify({ on: true, scriptsApproval: { sha256: 'not hex', by: 0, at: 1 } }));
+    assert.equal(store.meta('home').scriptsApproval, undefined);
+    assert.equal(store.meta('home').on, true, 'the rest of the metadata still reads');
   } finally {
     t.cleanup();
   }

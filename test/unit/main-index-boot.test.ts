@@ -114,3 +114,14 @@ test('a left click on the tray icon opens the window again after it was closed',
   standIn.trays[0]!.emit('click');
   await waitFor('a new window', () => standIn.windows.length === 2 && standIn.windows[1]!.visible, 5000, 20);
 });
+
+test('a second start shows the window; a second start by the login entry (--hidden) does not', async () => {
+  const open = () => standIn.windows.filter((w) => !w.destroyed);
+  for (const w of open()) w.close();
+  standIn.app.emit('second-instance', {}, ['/opt/Wirelane/wirelane', '--hidden'], '/');
+  // showWindow creates its BrowserWindow synchronously, so had it been called it would be here.
+  assert.equal(open().length, 0);
+  standIn.app.emit('second-instance', {}, ['/opt/Wirelane/wirelane'], '/');
+  await waitFor('the window', () => open().length === 1 && open()[0]!.visible, 5000, 20);
+  assert.equal(open().length, 1);
+});

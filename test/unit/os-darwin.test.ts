@@ -1,14 +1,27 @@
 /**
  * macOS: the exact ifconfig / route / networksetup commands for a point-to-point tunnel, a LAN
  * tunnel and a full tunnel with DNS and IPv6 (wg-quick's darwin behaviour), the undo of each, the
- * parsers of the tools' output probe() reads, and hostile values.
+ * parsers of the tools' output probe() reads, hostile values, and two DNS tunnels stacked.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCidrText as cidr } from '../../engine/os/address.js';
 import { planTunnel } from '../../engine/os/plan.js';
-import { darwinSteps, parseNetworkServices, parseNetworksetupList, parseRouteGet, probeDarwin } from '../../engine/os/darwin.js';
-import type { CommandRunner, OsStep, OsTunnelInput, SystemFacts } from '../../engine/os/types.js';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createOsConfigurator } from '../../engine/os/configurator.js';
+import { silentLogger } from '../../engine/logger.js';
+import {
+  DARWIN_DNS_TARGET,
+  darwinSteps,
+  networksetupDnsCommands,
+  parseNetworkServices,
+  parseNetworksetupList,
+  parseRouteGet,
+  probeDarwin,
+} from '../../engine/os/darwin.js';
+import type { CommandRunner, NetworkServiceDns, OsStep, OsTunnelInput, SystemFacts } from '../../engine/os/types.js';
 
 const pointToPoint: OsTunnelInput = {
   interfaceName: 'utun4',
@@ -63,7 +76,7 @@ test('point-to-point tunnel', () => {
   ]);
 });
 
-test('LAN tunnel with DNS: every network service gets the servers; undo restores each one\'s own', () => {
+test('LAN tunnel with DNS: every network service gets the servers, stacked with other tunnels\' DNS', () => {
   const steps = darwinSteps(planTunnel('darwin', lan, facts));
   assert.deepEqual(argv(steps), [
     ['ifconfig', 'utun4', 'inet', '10.10.0.2/24', '10.10.0.2', 'alias'],
@@ -71,17 +84,61 @@ test('LAN tunnel with DNS: every network service gets the servers; undo restores
     ['ifconfig', 'utun4', 'up'],
     ['route', '-q', '-n', 'add', '-inet', '10.10.0.0/24', '-interface', 'utun4'],
     ['route', '-q', '-n', 'add', '-inet', '192.168.50.0/24', '-interface', 'utun4'],
+    ['push-dns'],
+  ]);
+  const dns = steps.at(-1);
+  assert.ok(dns?.kind === 'push-dns');
+  assert.equal(dns.path, DARWIN_DNS_TARGET);
+  assert.deepEqual(networksetupDnsCommands(JSON.parse(dns.content) as NetworkServiceDns[]).map((c) => [c.file, ...c.args]), [
     ['networksetup', '-setdnsservers', 'Wi-Fi', '10.10.0.1'],
     ['networksetup', '-setsearchdomains', 'Wi-Fi', 'corp.example'],
     ['networksetup', '-setdnsservers', 'USB 10/100/1000 LAN', '10.10.0.1'],
     ['networksetup', '-setsearchdomains', 'USB 10/100/1000 LAN', 'corp.example'],
   ]);
-  assert.deepEqual(undoArgv(steps).slice(-4), [
-    ['networksetup', '-setdnsservers', 'Wi-Fi', 'Empty'],
-    ['networksetup', '-setsearchdomains', 'Wi-Fi', 'home.example'],
-    ['networksetup', '-setdnsservers', 'USB 10/100/1000 LAN', '192.168.1.53', '192.168.1.54'],
-    ['networksetup', '-setsearchdomains', 'USB 10/100/1000 LAN', 'Empty'],
-  ]);
+});
+
+test('two DNS tunnels on macOS: each service\'s own settings saved once; in either order the one still up keeps its DNS, the last one out restores them', async () => {
+  const servicesBefore: Record<string, { dns: string; search: string }> = {
+    'Wi-Fi': { dns: "There aren't any DNS Servers set on Wi-Fi.\n", search: 'home.example\n' },
+    'USB 10/100/1000 LAN': { dns: '192.168.1.53\n192.168.1.54\n', search: "There aren't any Search Domains set on USB 10/100/1000 LAN.\n" },
+  };
+  for (const firstDown of ['A', 'B'] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'wirelane-darwin-dns-'));
+    try {
+      const log: string[] = [];
+      const run: CommandRunner = async (file, args) => {
+        log.push([file, ...args].join(' '));
+        if (args[0] === '-listallnetworkservices') return { stdout: 'An asterisk (*) denotes that a network service is disabled.\nWi-Fi\nUSB 10/100/1000 LAN\n', stderr: '', code: 0 };
+        if (args[0] === '-getdnsservers') return { stdout: servicesBefore[args[1] ?? '']?.dns ?? '', stderr: '', code: 0 };
+        if (args[0] === '-getsearchdomains') return { stdout: servicesBefore[args[1] ?? '']?.search ?? '', stderr: '', code: 0 };
+        return { stdout: '', stderr: '', code: 0 };
+      };
+      const os = createOsConfigurator({ platform: 'darwin', journalDir: dir, runner: run, logger: silentLogger });
+      const a = await os.apply(os.plan({ ...lan, interfaceName: 'utun4' }, facts));
+      const b = await os.apply(os.plan({ ...lan, interfaceName: 'utun5', dns: { servers: ['10.20.0.1'], searchDomains: [] } }, facts));
+      const dnsLines = () => log.filter((line) => line.startsWith('networksetup -set'));
+      log.length = 0;
+      await os.revert(firstDown === 'A' ? a : b);
+      assert.deepEqual(
+        dnsLines(),
+        firstDown === 'A'
+          ? ['networksetup -setdnsservers Wi-Fi 10.20.0.1', 'networksetup -setsearchdomains Wi-Fi Empty', 'networksetup -setdnsservers USB 10/100/1000 LAN 10.20.0.1', 'networksetup -setsearchdomains USB 10/100/1000 LAN Empty']
+          : ['networksetup -setdnsservers Wi-Fi 10.10.0.1', 'networksetup -setsearchdomains Wi-Fi corp.example', 'networksetup -setdnsservers USB 10/100/1000 LAN 10.10.0.1', 'networksetup -setsearchdomains USB 10/100/1000 LAN corp.example'],
+        `${firstDown} down first: the other tunnel's DNS stays in force`,
+      );
+      log.length = 0;
+      await os.revert(firstDown === 'A' ? b : a);
+      assert.deepEqual(dnsLines(), [
+        'networksetup -setdnsservers Wi-Fi Empty',
+        'networksetup -setsearchdomains Wi-Fi home.example',
+        'networksetup -setdnsservers USB 10/100/1000 LAN 192.168.1.53 192.168.1.54',
+        'networksetup -setsearchdomains USB 10/100/1000 LAN Empty',
+      ]);
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });
 
 test('full tunnel: two /1 routes per family and the endpoints through the old gateway (blackhole without one)', () => {
@@ -97,14 +154,14 @@ test('full tunnel: two /1 routes per family and the endpoints through the old ga
     ['route', '-q', '-n', 'add', '-inet6', '8000::/1', '-interface', 'utun4'],
     ['route', '-q', '-n', 'add', '-inet', '203.0.113.5', '-gateway', '192.168.1.1'],
     ['route', '-q', '-n', 'add', '-inet6', '2001:db8::5', '::1', '-blackhole'],
-    ['networksetup', '-setdnsservers', 'Wi-Fi', '10.66.0.1', 'fd00:66::1'],
-    ['networksetup', '-setsearchdomains', 'Wi-Fi', 'vpn.example'],
+    ['push-dns'],
   ]);
   assert.ok(undoArgv(steps).some((a) => a.join(' ') === 'route -q -n delete -inet 203.0.113.5'));
   assert.ok(undoArgv(steps).some((a) => a.join(' ') === 'route -q -n delete -inet6 ::/1 -interface utun4'));
   // Without search domains, wg-quick clears them with "Empty".
-  const noSearch = darwinSteps(planTunnel('darwin', { ...fullTunnel, dns: { servers: ['10.66.0.1'], searchDomains: [] } }, facts));
-  assert.ok(argv(noSearch).some((a) => a.join(' ') === 'networksetup -setsearchdomains Wi-Fi Empty'));
+  const noSearch = darwinSteps(planTunnel('darwin', { ...fullTunnel, dns: { servers: ['10.66.0.1'], searchDomains: [] } }, facts)).at(-1);
+  assert.ok(noSearch?.kind === 'push-dns');
+  assert.ok(networksetupDnsCommands(JSON.parse(noSearch.content) as NetworkServiceDns[]).some((c) => c.args.join(' ') === '-setsearchdomains Wi-Fi Empty'));
 });
 
 test('Table: auto and off only on macOS', () => {
@@ -119,7 +176,9 @@ test('hostile values are refused; utun names only', () => {
   assert.throws(() => planTunnel('darwin', { ...lan, dns: { servers: ['10.0.0.1 8.8.8.8'], searchDomains: [] } }, facts), /DNS server/);
   assert.throws(() => planTunnel('darwin', { ...lan, dns: { servers: ['10.0.0.1'], searchDomains: ['Empty example'] } }, facts), /search domain/);
   // A network service name from the system with spaces and slashes stays one argument.
-  const steps = argv(darwinSteps(planTunnel('darwin', lan, facts)));
+  const dns = darwinSteps(planTunnel('darwin', lan, facts)).at(-1);
+  assert.ok(dns?.kind === 'push-dns');
+  const steps = networksetupDnsCommands(JSON.parse(dns.content) as NetworkServiceDns[]).map((c) => [c.file, ...c.args]);
   assert.ok(steps.some((a) => a[2] === 'USB 10/100/1000 LAN' && a.length === 4));
 });
 

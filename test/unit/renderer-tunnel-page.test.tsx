@@ -133,7 +133,7 @@ describe('TunnelPage', () => {
   });
 
   it('shows the scripts’ approval as the helper reports it', () => {
-    page(tunnel({ hasScripts: true, scripts: { present: true, approved: false, approveCommand: 'sudo wirelane scripts allow office' } } as Partial<TunnelSummary>));
+    page(tunnel({ hasScripts: true, scripts: { present: true, approved: false, approveCommand: 'sudo wirelane scripts allow office' } }));
     expect(screen.getByTestId('scripts-status').textContent).toMatch(/kept but not run.*sudo wirelane scripts allow office/);
   });
 
