@@ -11,11 +11,9 @@
  * - a helper restarted (SIGTERM) brings the tunnel back within 15 s, pinging through it, with
  *   the same addresses, routes and rules as at the first connect (kill -9: helper.test.ts).
  *
- * Not here yet: a server that goes silent under traffic (-> reconnecting, and an Endpoint
- * hostname re-resolved then). Written and run against this setup, it showed the engine sometimes
- * starting no new handshake at all after its data went unanswered (latest handshake frozen, no
- * initiation), so it would fail at random; the rule itself is unit-tested
- * (test/unit/helper-tunnel-state.test.ts, helper-engine-launcher.test.ts).
+ * - a server that goes silent under traffic (its UDP dropped both ways by nft in its namespace):
+ *   reconnecting within about 20 s, connected again once it answers. Both ways: a server that
+ *   cannot hear us still initiates handshakes of its own, and a peer we hear from is answering.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { NetnsLab, netnsUnavailableReason, run, waitFor } from '../support/netns.js';
 import { repoPath } from '../support/paths.js';
 
-const skip = netnsUnavailableReason(['wg', 'wg-quick', 'wireguard-go', 'ping']);
+const skip = netnsUnavailableReason(['wg', 'wg-quick', 'wireguard-go', 'nft', 'ping']);
 const compiled = fileURLToPath(import.meta.url).includes(`${'/'}dist${'/'}`);
 
 const lab = new NetnsLab('st');
@@ -51,6 +49,13 @@ function wirelane(...args: string[]): { status: number; stdout: string; stderr: 
   const [file, ...rest] = command('wirelane');
   const r = spawnSync(file!, [...rest, '--socket', socket, ...args], { encoding: 'utf8', timeout: 60_000, cwd: repoPath() });
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** The `state:` line of `wirelane show NAME`. */
+function stateOf(name: string): string {
+  const show = wirelane('show', name);
+  assert.equal(show.status, 0, show.stderr);
+  return /^ {2}state: (.*)$/m.exec(show.stdout)?.[1] ?? '(no state line)';
 }
 
 async function startHelper(): Promise<void> {
@@ -172,6 +177,36 @@ test('wg show NAME sees a helper tunnel (peer, endpoint, handshake) on a root-on
     assert.equal(wirelane('down', 'st-office').status, 0);
   }
   assert.equal(existsSync('/var/run/wireguard/st-office.sock'), false, 'the UAPI socket goes with the tunnel');
+});
+
+test('a server that goes silent under traffic makes the tunnel reconnecting within ~20 s, and connected again when it answers', { skip: skip ?? false, timeout: 120_000 }, async () => {
+  const up = wirelane('up', 'st-office');
+  assert.equal(up.status, 0, up.stderr);
+  // Something to send the whole time: a ping every half second through the tunnel.
+  const pinger = lab.spawn(client, 'ping', ['-i', '0.5', '-W', '1', '10.66.0.2']);
+  try {
+    await waitFor('the first handshake', () => stateOf('st-office').startsWith('connected for'), 15_000, 250);
+    // Silent both ways: a server that still sent (its own handshake attempts) would be heard.
+    lab.exec(server, 'nft', ['-f', '-'], {
+      input: 'table inet st_silence {\n  chain in {\n    type filter hook input priority -10;\n    udp dport 51820 drop\n  }\n  chain out {\n    type filter hook output priority -10;\n    udp sport 51820 drop\n  }\n}\n',
+    });
+    const silentAt = Date.now();
+    let seen = '';
+    await waitFor('the tunnel to be reconnecting', () => (seen = stateOf('st-office')).startsWith('reconnecting: not answering for'), 30_000, 500).catch((err: Error) => {
+      throw new Error(`${err.message}; last state: ${seen}\n${wirelane('show', 'st-office').stdout}`);
+    });
+    const took = (Date.now() - silentAt) / 1000;
+    assert.ok(took <= 25, `reconnecting after ${took} s of silence`);
+    assert.match(wirelane('list').stdout, /^st-office\treconnecting: not answering for /m);
+    assert.doesNotMatch(wirelane('list').stdout, /^st-office\tconnected/m);
+
+    lab.exec(server, 'nft', ['delete', 'table', 'inet', 'st_silence']);
+    await waitFor('the tunnel to be connected again', () => stateOf('st-office').startsWith('connected for'), 20_000, 500);
+  } finally {
+    lab.tryExec(server, 'nft', ['delete', 'table', 'inet', 'st_silence']);
+    pinger.kill('SIGKILL');
+    wirelane('down', 'st-office');
+  }
 });
 
 test('a helper restart brings the tunnel back within 15 s, pinging through it, network state as at the first connect', { skip: skip ?? false, timeout: 120_000 }, async () => {
