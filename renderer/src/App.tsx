@@ -406,7 +406,7 @@ export function App({ wirelane }: { wirelane: WirelaneApi }) {
             {helperRunning && (
               <TunnelList
                 tunnels={tunnels}
-                selected={page.kind === 'tunnel' ? (current?.name ?? null) : (current?.name ?? null)}
+                selected={current?.name ?? null}
                 onSelect={(name) => guard(() => go({ kind: 'tunnel' }, { select: name, focus: `tunnel-item-${name}` }))}
               />
             )}

@@ -21,6 +21,10 @@ export interface BootOptions {
   /** Run as the packaged app: production menu, no developer tools, icons from resources/tray. */
   packaged: boolean;
   argv?: string[];
+  /** Play another platform (process.platform as main reads it): its tray, menu and login items. */
+  platform?: NodeJS.Platform;
+  /** What app.getLoginItemSettings() reports (macOS: a start at login). */
+  loginItem?: { openAtLogin?: boolean; wasOpenedAtLogin?: boolean; wasOpenedAsHidden?: boolean };
 }
 
 export type StandIn = (typeof StandInModule)['standIn'];
@@ -38,6 +42,8 @@ export async function bootMain(options: BootOptions): Promise<StandIn> {
   // Packaged, the tray icons are read from process.resourcesPath/tray (extraResources: build/tray).
   if (options.packaged) (process as { resourcesPath?: string }).resourcesPath = repoPath('build');
   if (options.argv) process.argv.push(...options.argv);
+  if (options.loginItem) process.env['WIRELANE_STAND_IN_LOGIN_ITEM'] = JSON.stringify(options.loginItem);
+  if (options.platform) Object.defineProperty(process, 'platform', { value: options.platform, configurable: true });
   register(new URL('./electron-hook.js', import.meta.url).href, import.meta.url);
   const standInModule = (await import(new URL('./electron-stand-in.js', import.meta.url).href)) as typeof StandInModule;
   const standIn = standInModule.standIn;

@@ -279,8 +279,10 @@ class App extends EventEmitter {
     return process.cwd();
   }
 
+  /** As the system reports it; a test sets WIRELANE_STAND_IN_LOGIN_ITEM (JSON) to play a start at login. */
   getLoginItemSettings(): { openAtLogin: boolean; wasOpenedAtLogin: boolean; wasOpenedAsHidden: boolean } {
-    return { openAtLogin: false, wasOpenedAtLogin: false, wasOpenedAsHidden: false };
+    const played = process.env['WIRELANE_STAND_IN_LOGIN_ITEM'];
+    return { openAtLogin: false, wasOpenedAtLogin: false, wasOpenedAsHidden: false, ...(played ? (JSON.parse(played) as object) : {}) };
   }
 
   setLoginItemSettings(settings: unknown): void {

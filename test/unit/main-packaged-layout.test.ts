@@ -56,6 +56,9 @@ before(() => {
       repoPath('node_modules', 'electron-builder', 'cli.js'),
       '--linux',
       'dir',
+      // In CI electron-builder would otherwise consider publishing.
+      '--publish',
+      'never',
       `-c.electronDist=${electronDist}`,
       `-c.electronVersion=${electronVersion}`,
       // Rebuilding the addon against Electron's headers needs them downloaded: not offline.
