@@ -120,6 +120,8 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
       scriptsApproval: (name) => (store.has(name) ? store.meta(name).scriptsApproval : undefined),
       guards,
       serveUapi: (interfaceName, device, tunnelLogger) => serveUapi(uapiSocketPath(interfaceName, options.uapiDirectory), device, tunnelLogger),
+      // A re-resolved endpoint: the kill switch lets WireGuard out to the new address first.
+      onEndpointsChanging: (name, endpoints) => guards.endpointsChanged(name, endpoints),
     });
 
   let server: ControlServer | null = null;
