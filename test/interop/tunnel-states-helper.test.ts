@@ -13,12 +13,14 @@
  *
  * - a server that goes silent under traffic (its UDP dropped both ways by nft in its namespace):
  *   reconnecting within about 20 s, connected again once it answers. Both ways: a server that
- *   cannot hear us still initiates handshakes of its own, and a peer we hear from is answering.
+ *   cannot hear us still initiates handshakes of its own, and a peer we hear from is answering;
+ * - an Endpoint hostname whose address changes (the client namespace's /etc/hosts, bind-mounted
+ *   by ip netns exec from /etc/netns/<ns>/hosts) is found again once the old address goes silent.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +39,8 @@ let store = '';
 let helper: ChildProcess | null = null;
 let helperLog = '';
 let keys = { client: '', clientPub: '', server: '', serverPub: '' };
+let hostsFile = '';
+const hostsFor = (address: string) => `127.0.0.1 localhost\n${address} vpn.st.test\n`;
 
 function command(tool: 'wirelane' | 'wirelane-helper'): string[] {
   if (compiled) return [process.execPath, repoPath('engine', 'bin', tool)];
@@ -100,7 +104,13 @@ before(async () => {
   store = join(work, 'store');
   client = lab.addNamespace('c');
   server = lab.addNamespace('s');
-  lab.connect(client, server, { nameA: 'stc0', nameB: 'sts0', addressesA: ['192.0.2.1/24'], addressesB: ['192.0.2.2/24'] });
+  lab.connect(client, server, { nameA: 'stc0', nameB: 'sts0', addressesA: ['192.0.2.1/24'], addressesB: ['192.0.2.2/24', '192.0.2.3/24'] });
+  // Before the helper starts: ip netns exec bind-mounts what is there at that moment.
+  const etcNetns = join('/etc/netns', client);
+  mkdirSync(etcNetns, { recursive: true });
+  hostsFile = join(etcNetns, 'hosts');
+  writeFileSync(hostsFile, hostsFor('192.0.2.2'));
+  lab.onCleanup(() => rmSync(etcNetns, { recursive: true, force: true }));
 
   keys = { client: run('wg', ['genkey']).trim(), clientPub: '', server: run('wg', ['genkey']).trim(), serverPub: '' };
   keys.clientPub = run('wg', ['pubkey'], { input: keys.client }).trim();
@@ -127,7 +137,7 @@ after(() => {
   }
   lab.cleanup();
   // A killed helper cannot remove its UAPI sockets; ours are named st-*.
-  for (const name of ['st-office', 'st-wrongkey', 'st-nobody']) rmSync(`/var/run/wireguard/${name}.sock`, { force: true });
+  for (const name of ['st-office', 'st-wrongkey', 'st-nobody', 'st-dyn']) rmSync(`/var/run/wireguard/${name}.sock`, { force: true });
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -230,4 +240,37 @@ test('a helper restart brings the tunnel back within 15 s, pinging through it, n
   await stopHelper('SIGTERM');
   await startHelper();
   assert.match(wirelane('list').stdout, /^st-office\tdisconnected/m);
+});
+
+test('an Endpoint hostname that moves to a new address is resolved again once the old one goes silent, and the tunnel reconnects there', { skip: skip ?? false, timeout: 120_000 }, async () => {
+  const file = writeConf('st-dyn', clientConf(keys.serverPub, 'vpn.st.test:51820', '10.66.0.1/32', '10.66.0.2/32'));
+  const up = wirelane('up', file);
+  assert.equal(up.status, 0, up.stderr);
+  const pinger = lab.spawn(client, 'ping', ['-i', '0.5', '-W', '1', '10.66.0.2']);
+  try {
+    await waitFor('the first handshake', () => stateOf('st-dyn').startsWith('connected for'), 15_000, 250);
+    assert.match(lab.exec(client, 'wg', ['show', 'st-dyn', 'endpoints']), /\t192\.0\.2\.2:51820$/m);
+    // The name now resolves to the server's other address (dynamic DNS), and the old address
+    // goes silent both ways (deleting it would take the secondary 192.0.2.3 with it).
+    writeFileSync(hostsFile, hostsFor('192.0.2.3'));
+    lab.exec(server, 'nft', ['-f', '-'], {
+      input:
+        'table inet st_moved {\n  chain in {\n    type filter hook input priority -10;\n    ip daddr 192.0.2.2 udp dport 51820 drop\n  }\n' +
+        '  chain out {\n    type filter hook output priority -10;\n    ip saddr 192.0.2.2 udp sport 51820 drop\n  }\n}\n',
+    });
+    await waitFor(
+      'the tunnel to move to 192.0.2.3 and be connected there',
+      () => /\t192\.0\.2\.3:51820$/m.test(lab.exec(client, 'wg', ['show', 'st-dyn', 'endpoints'])) && stateOf('st-dyn').startsWith('connected'),
+      60_000,
+      1000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${wirelane('show', 'st-dyn').stdout}`);
+    });
+    lab.exec(client, 'ping', ['-c', '1', '-W', '2', '10.66.0.2']);
+  } finally {
+    pinger.kill('SIGKILL');
+    wirelane('down', 'st-dyn');
+    lab.tryExec(server, 'nft', ['delete', 'table', 'inet', 'st_moved']);
+    writeFileSync(hostsFile, hostsFor('192.0.2.2'));
+  }
 });
