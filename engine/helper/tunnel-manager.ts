@@ -250,16 +250,21 @@ export class TunnelManager {
     });
   }
 
+  /** The user turns the tunnel off: it goes down and its kill switch is released. */
   disconnect(name: string): Promise<TunnelStatus> {
+    return this.takeDown(name, { releaseKillSwitch: true });
+  }
+
+  private takeDown(name: string, { releaseKillSwitch }: { releaseKillSwitch: boolean }): Promise<TunnelStatus> {
     const record = this.record(name);
     return this.serialise(record, async () => {
       const running = record.running;
       record.running = null;
       if (running) {
-        this.log(record, 'info', 'disconnecting');
+        this.log(record, 'info', releaseKillSwitch ? 'disconnecting' : 'the helper is stopping: down until it is back, kill switch kept');
         await running.down();
       }
-      await this.options.launcher.off?.(name);
+      if (releaseKillSwitch) await this.options.launcher.off?.(name);
       this.setState(record, { state: 'disconnected' });
       return this.status(name);
     });
@@ -279,11 +284,16 @@ export class TunnelManager {
     this.tunnels.set(newName, { ...record, name: newName });
   }
 
-  /** Disconnects everything (helper shutdown). */
+  /**
+   * Helper shutdown (a restart, an update, the machine going down): every tunnel goes down, but a
+   * kill switch stays in force. The user left those tunnels on and always-on brings them back at
+   * the next start; until then nothing may leave in clear, exactly as after a kill -9. The next
+   * start's recovery releases the kill switch of any tunnel that is no longer on.
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await Promise.all([...this.tunnels.keys()].map((name) => this.disconnect(name)));
+    await Promise.all([...this.tunnels.keys()].map((name) => this.takeDown(name, { releaseKillSwitch: false })));
   }
 
   private record(name: string): TunnelRecord {

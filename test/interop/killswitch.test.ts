@@ -68,10 +68,10 @@ async function startHelper(): Promise<void> {
   });
 }
 
-async function killHelper(): Promise<void> {
+async function killHelper(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
   const child = helper!;
-  process.kill(child.pid!, 'SIGKILL');
-  await waitFor('the helper to die', () => child.exitCode !== null || child.signalCode !== null, 10_000);
+  process.kill(child.pid!, signal);
+  await waitFor(`the helper to end on ${signal}`, () => child.exitCode !== null || child.signalCode !== null, 20_000);
 }
 
 /** Packets counted on the server's underlay veth since the last reset, by what they were. */
@@ -286,6 +286,24 @@ test('helper killed (kill -9) with a full tunnel up: 0 in clear until it is back
     assert.equal(wirelane('down', 'ksfull').status, 0);
   }
   assert.equal(wirelaneTable(), '');
+  assert.equal(pingOutside(4), true);
+});
+
+test('helper stopped (SIGTERM: a restart or an update) with a full tunnel up: 0 in clear until it is back and reconnected', { skip: skip ?? false, timeout: 120_000 }, async () => {
+  wirelane('set', 'ksfull', 'kill-switch', 'on');
+  const up = wirelane('up', 'ksfull');
+  assert.equal(up.status, 0, up.stderr);
+  await killHelper('SIGTERM');
+  assert.match(wirelaneTable(), /chain tunnel_ksfull/, 'a clean stop keeps the kill switch of a tunnel that is still on');
+  resetCounters();
+  assert.equal(pingOutside(4), false, 'IPv4 got out while the helper was stopped');
+  assert.equal(pingOutside(6), false, 'IPv6 got out while the helper was stopped');
+  assert.deepEqual({ ...arrived(), wireguard: 0 }, { clear4: 0, clear6: 0, wireguard: 0 });
+  await startHelper();
+  await waitFor('always-on to bring ksfull back', () => /^ksfull\t(connecting|connected|reconnecting)/m.test(wirelane('list').stdout), 20_000, 250);
+  assert.match(wirelaneTable(), /chain tunnel_ksfull/);
+  assert.equal(wirelane('down', 'ksfull').status, 0);
+  assert.equal(wirelaneTable(), '', 'turning the tunnel off removes the kill switch exactly');
   assert.equal(pingOutside(4), true);
 });
 

@@ -104,3 +104,26 @@ test('network monitor lines about our own tunnels are not network changes', () =
   assert.equal(concernsOwnInterface('default via 192.0.2.1 dev eth0', ['office']), false);
   assert.equal(concernsOwnInterface('2: office2: <UP>', ['office']), false);
 });
+
+test('a helper shutdown takes every tunnel down but keeps its kill switch; turning a tunnel off releases it', async () => {
+  const offs: string[] = [];
+  const tunnels = { office: fakeTunnel(), home: fakeTunnel() };
+  const manager = new TunnelManager({
+    launcher: {
+      up: async (name) => tunnels[name as keyof typeof tunnels],
+      off: async (name) => {
+        offs.push(name);
+      },
+    },
+    readConf: () => '',
+    logger: silentLogger,
+  });
+  await manager.connect('office');
+  await manager.connect('home');
+  await manager.disconnect('home');
+  assert.deepEqual(offs, ['home'], 'the user turning a tunnel off releases its kill switch');
+  await manager.stop();
+  assert.equal(tunnels.office.downs, 1, 'shutdown takes the tunnel down');
+  assert.deepEqual(offs, ['home'], 'shutdown leaves the kill switch of a tunnel still on in force');
+  assert.equal(manager.status('office').status.state, 'disconnected');
+});
