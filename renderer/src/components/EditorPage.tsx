@@ -159,8 +159,8 @@ export function EditorPage(props: EditorPageProps) {
       <ConfEditor value={text} onChange={setText} problems={problems} label={`Configuration of ${name || 'the new tunnel'}`} autoFocus={!nameFirst} />
       {flags && (flags.fullTunnel || flags.hasScripts) && (
         <ul className="conf-flags" aria-label="What this configuration does">
-          {flags.fullTunnel && <li>All traffic goes through this tunnel (AllowedIPs has 0.0.0.0/0 or ::/0).</li>}
-          {flags.hasScripts && <li>It has PreUp/PostUp/PreDown/PostDown commands: they run only where an administrator has allowed them.</li>}
+          {flags.fullTunnel && <li>All traffic goes through this tunnel (its AllowedIPs cover a whole address family).</li>}
+          {flags.hasScripts && <li>It has PreUp/PostUp/PreDown/PostDown commands: they run only once an administrator approves them for this tunnel, and any edit of them voids the approval.</li>}
         </ul>
       )}
       {mode === 'update' && /\(hidden\)/.test(text) && <p className="muted">Keys shown as (hidden) keep their stored values when you save.</p>}

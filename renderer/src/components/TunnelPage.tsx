@@ -215,7 +215,7 @@ export function TunnelPage({ tunnel, rates, wirelane, now, onEdit, onRename, onD
           ) : (
             tunnel.hasScripts && (
               <p className="warning" role="note" data-testid="scripts-status">
-                Its PreUp/PostUp/PreDown/PostDown commands are kept but run only where an administrator has allowed them.
+                Its PreUp/PostUp/PreDown/PostDown commands are kept but run only once an administrator approves them for this tunnel.
               </p>
             )
           )}
