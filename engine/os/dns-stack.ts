@@ -21,6 +21,7 @@ import { mkdir, open, readdir, readFile, rename, rm, rmdir } from 'node:fs/promi
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileInPlace } from './journal.js';
+import { syncDirectory } from './sync-directory.js';
 
 /** A layer's name: when it was pushed (ms, 15 digits, so names sort by age) and whose it is. */
 export const DNS_LAYER_NAME = /^[0-9]{15}-[A-Za-z0-9_=+.-]{1,32}$/;
@@ -248,16 +249,3 @@ async function readBytes(path: string): Promise<Uint8Array | null> {
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-}

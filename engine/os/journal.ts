@@ -26,6 +26,7 @@ import { undoRefusal } from './undo-policy.js';
 import type { DnsStack } from './dns-stack.js';
 import { requireTrustedDirectory, untrustedFileReason } from '../helper/path-ownership.js';
 import type { CommandRunner, UndoAction, UndoReport } from './types.js';
+import { syncDirectory } from './sync-directory.js';
 
 export const JOURNAL_SUFFIX = '.os-journal';
 
@@ -262,16 +263,6 @@ export async function writeFileInPlace(path: string, bytes: Uint8Array): Promise
   }
 }
 
-/** Makes a new file's directory entry durable (not possible on Windows, where it is skipped). */
-async function syncDirectory(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -25,6 +25,7 @@ import type { Logger } from '../logger.js';
 import { checkIpAddress, formatCidr, networkOf, OsValueError, parseCidrText } from './address.js';
 import { checkInterfaceName } from './plan.js';
 import type { OsPlatform } from './types.js';
+import { syncDirectory } from './sync-directory.js';
 
 /** What a tunnel's kill switch lets out besides the tunnel itself. All values checked (see checkKillSwitchPolicy). */
 export interface KillSwitchPolicy {
@@ -294,16 +295,3 @@ function describe(policy: KillSwitchPolicy): string {
   return `${towards}${dns}`;
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-}
