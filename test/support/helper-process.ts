@@ -8,8 +8,7 @@ import { silentLogger, type Logger } from '../../engine/logger.js';
 import { nobleBackend } from '../../engine/crypto/index.js';
 import { startHelper } from '../../engine/helper/helper.js';
 import type { ConnectionLimits } from '../../engine/helper/server.js';
-import type { OsConfigurator } from '../../engine/os/types.js';
-import type { RunningTunnel, TunnelLauncher } from '../../engine/helper/tunnel-manager.js';
+import { noOs, fakeLauncher } from './helper-fakes.js';
 
 export interface HelperProcessOptions {
   socket: string;
@@ -21,30 +20,6 @@ export interface HelperProcessOptions {
   /** Log to stderr (default: silent). */
   verbose?: boolean;
 }
-
-const noOs: OsConfigurator = {
-  platform: 'linux',
-  probe: () => Promise.reject(new Error('not used')),
-  plan: () => {
-    throw new Error('not used');
-  },
-  steps: () => [],
-  apply: () => Promise.reject(new Error('not used')),
-  revert: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-  recover: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-};
-
-const fakeLauncher: TunnelLauncher = {
-  async up(name): Promise<RunningTunnel> {
-    return {
-      stats: () => ({ latestHandshake: 1000, rxBytes: 0, txBytes: 0, endpoint: null }),
-      details: () => ({ interfaceName: name, publicKey: '', listenPort: 1, fwmark: 0, peers: [] }),
-      rehandshakeAll() {},
-      onClosed() {},
-      down: () => Promise.resolve(),
-    };
-  },
-};
 
 const stderrLogger: Logger = {
   debug: () => {},

@@ -19,9 +19,9 @@ import type { TunnelConfig } from '../../engine/conf/types.js';
 import { startHelper, type RunningHelper } from '../../engine/helper/helper.js';
 import { HelperClient } from '../../engine/helper/client.js';
 import { silentLogger } from '../../engine/logger.js';
-import type { OsConfigurator } from '../../engine/os/types.js';
 import { runWirelane, type CliIo } from '../../engine/cli/wirelane.js';
 import { repoPath } from '../support/paths.js';
+import { noOs } from '../support/helper-fakes.js';
 
 const OWN_PRIVATE = 'wDDg8T/0KoEEv7yTilcPctLGclgLFJECyGcrr//qrk8=';
 const OWN_PUBLIC = 'FEXSLHpH3VtzAaQxmaiAjs/bQMYi7E1JAOU/aDzuCm4=';
@@ -228,18 +228,6 @@ test('PersistentKeepalive missing where this side dials out from a random port w
 });
 
 // --- the helper: validate, import and update carry warnings ----------------------------------------
-
-const noOs: OsConfigurator = {
-  platform: 'linux',
-  probe: () => Promise.reject(new Error('not used')),
-  plan: () => {
-    throw new Error('not used');
-  },
-  steps: () => [],
-  apply: () => Promise.reject(new Error('not used')),
-  revert: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-  recover: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-};
 
 const started: { root: string; helper: RunningHelper }[] = [];
 after(async () => {

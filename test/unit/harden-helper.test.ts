@@ -15,38 +15,14 @@ import { silentLogger } from '../../engine/logger.js';
 import { createOsConfigurator } from '../../engine/os/configurator.js';
 import { Journal, REFUSED_JOURNAL_SUFFIX } from '../../engine/os/journal.js';
 import type { OsConfigurator } from '../../engine/os/types.js';
-import type { RunningTunnel, TunnelLauncher } from '../../engine/helper/tunnel-manager.js';
 import { repoPath } from '../support/paths.js';
+import { noOs, fakeLauncher } from '../support/helper-fakes.js';
 
 const NOBODY = 65534;
 const PRIVATE_KEY = 'wDDg8T/0KoEEv7yTilcPctLGclgLFJECyGcrr//qrk8=';
 const PSK = 'FpCyhws9cxwWoV4xELtfJvjJN+zQVRPISllRWgeopVE=';
 const PEER1 = readFileSync(repoPath('test', 'fixtures', 'conf', 'peer1.conf'), 'utf8');
 const PEER1_PSK = PEER1.replace('AllowedIPs = 10.0.0.2/32', `AllowedIPs = 10.0.0.2/32\nPresharedKey = ${PSK}`);
-
-const noOs: OsConfigurator = {
-  platform: 'linux',
-  probe: () => Promise.reject(new Error('not used')),
-  plan: () => {
-    throw new Error('not used');
-  },
-  steps: () => [],
-  apply: () => Promise.reject(new Error('not used')),
-  revert: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-  recover: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-};
-
-const fakeLauncher: TunnelLauncher = {
-  async up(name): Promise<RunningTunnel> {
-    return {
-      stats: () => ({ latestHandshake: 1000, rxBytes: 0, txBytes: 0, endpoint: null }),
-      details: () => ({ interfaceName: name, publicKey: '', listenPort: 1, fwmark: 0, peers: [] }),
-      rehandshakeAll() {},
-      onClosed() {},
-      down: () => Promise.resolve(),
-    };
-  },
-};
 
 const roots: string[] = [];
 const helpers: RunningHelper[] = [];

@@ -17,25 +17,14 @@ import { HelperClient, HelperRequestError } from '../../engine/helper/client.js'
 import { startHelper } from '../../engine/helper/helper.js';
 import { silentLogger } from '../../engine/logger.js';
 import { checkMtu } from '../../engine/os/address.js';
-import type { OsConfigurator } from '../../engine/os/types.js';
 import type { RunningTunnel, TunnelLauncher } from '../../engine/helper/tunnel-manager.js';
 import { repoPath } from '../support/paths.js';
+import { noOs } from '../support/helper-fakes.js';
 
 const PEER1 = readFileSync(repoPath('test', 'fixtures', 'conf', 'peer1.conf'), 'utf8');
 /** PEER1 with `lines` after its Address line (line 5), so the first of them is line 6. */
 const withLines = (...lines: string[]) => PEER1.replace('Address = 10.0.0.1\n', `Address = 10.0.0.1\n${lines.map((l) => `${l}\n`).join('')}`);
 
-const noOs: OsConfigurator = {
-  platform: 'linux',
-  probe: () => Promise.reject(new Error('not used')),
-  plan: () => {
-    throw new Error('not used');
-  },
-  steps: () => [],
-  apply: () => Promise.reject(new Error('not used')),
-  revert: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-  recover: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-};
 const noLauncher: TunnelLauncher = {
   up(): Promise<RunningTunnel> {
     return Promise.reject(new Error('not used'));

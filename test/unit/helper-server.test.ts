@@ -14,9 +14,9 @@ import { startHelper, type RunningHelper } from '../../engine/helper/helper.js';
 import { HelperClient, HelperRequestError } from '../../engine/helper/client.js';
 import { nobleBackend } from '../../engine/crypto/index.js';
 import { silentLogger } from '../../engine/logger.js';
-import type { OsConfigurator } from '../../engine/os/types.js';
 import type { RunningTunnel, TunnelLauncher } from '../../engine/helper/tunnel-manager.js';
 import { repoPath } from '../support/paths.js';
+import { noOs } from '../support/helper-fakes.js';
 
 const PEER1 = readFileSync(repoPath('test', 'fixtures', 'conf', 'peer1.conf'), 'utf8');
 
@@ -29,18 +29,6 @@ function hashDir(dir: string): string {
   }
   return hash.digest('hex');
 }
-
-const noOs: OsConfigurator = {
-  platform: 'linux',
-  probe: () => Promise.reject(new Error('not used')),
-  plan: () => {
-    throw new Error('not used');
-  },
-  steps: () => [],
-  apply: () => Promise.reject(new Error('not used')),
-  revert: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-  recover: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-};
 
 /** A launcher whose tunnels come up at once and count their rx/tx. */
 function fakeLauncher(): TunnelLauncher & { ups: string[] } {

@@ -14,20 +14,8 @@ import { PREFERENCES_FILE } from '../../engine/helper/store.js';
 import { TUNNEL_NAME_PATTERN, requestSchema, type LogLevel } from '../../engine/helper/protocol.js';
 import { nobleBackend } from '../../engine/crypto/index.js';
 import { silentLogger } from '../../engine/logger.js';
-import type { OsConfigurator } from '../../engine/os/types.js';
 import { runWirelane, type CliIo } from '../../engine/cli/wirelane.js';
-
-const noOs: OsConfigurator = {
-  platform: 'linux',
-  probe: () => Promise.reject(new Error('not used')),
-  plan: () => {
-    throw new Error('not used');
-  },
-  steps: () => [],
-  apply: () => Promise.reject(new Error('not used')),
-  revert: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-  recover: () => Promise.resolve({ journals: [], undone: [], failures: [] }),
-};
+import { noOs } from '../support/helper-fakes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'wirelane-settings-'));
 const running: RunningHelper[] = [];
