@@ -54,6 +54,7 @@ import {
   UAPI_EADDRINUSE,
   UAPI_EINVAL,
   type UapiDeviceSnapshot,
+  type UapiDeviceView,
   type UapiError,
   type UapiPeerChange,
   type UapiPeerSnapshot,
@@ -556,9 +557,18 @@ export class Device implements EngineDevice {
   // Configuration (UAPI)
 
   snapshot(): UapiDeviceSnapshot {
+    return this.state((peer, state) => ({ ...state, allowedIps: this.allowedIps.entriesFor(peer) }));
+  }
+
+  /** As snapshot(), with each peer's prefixes read from the routing table as get=1 writes them. */
+  view(): UapiDeviceView {
+    return this.state((peer, state) => ({ ...state, forEachAllowedIp: (visit) => this.allowedIps.forEachOf(peer, visit) }));
+  }
+
+  private state<P>(withPrefixes: (peer: Peer, state: Omit<UapiPeerSnapshot, 'allowedIps'>) => P): { privateKey: Uint8Array | null; listenPort: number; fwmark: number; peers: P[] } {
     const now = this.clock.now();
     const wallNow = this.clock.wallNow();
-    const peers: UapiPeerSnapshot[] = [];
+    const peers: P[] = [];
     for (const peer of this.peers.values()) {
       const session = peer.session;
       if (session !== null) this.noteHandshakeTime(peer, session, now, wallNow);
@@ -570,7 +580,7 @@ export class Device implements EngineDevice {
         nsec = Math.min(999_999_999, Math.round((wallMs - sec * 1000) * 1e6));
       }
       const unanswered = session?.unansweredSince ?? null;
-      peers.push({
+      peers.push(withPrefixes(peer, {
         publicKey: Uint8Array.from(peer.publicKey),
         presharedKey: peer.presharedKey === null ? null : Uint8Array.from(peer.presharedKey),
         endpoint: peer.endpoint?.key ?? null,
@@ -579,9 +589,8 @@ export class Device implements EngineDevice {
         lastHandshakeTimeNsec: nsec,
         rxBytes: session?.rxBytes ?? 0,
         txBytes: peer.txBytes,
-        allowedIps: this.allowedIps.entriesFor(peer),
         unansweredSinceMs: unanswered === null ? null : wallNow - (now - unanswered),
-      });
+      }));
     }
     return {
       privateKey: this.local === null ? null : Uint8Array.from(this.local.privateKey),

@@ -17,13 +17,16 @@
  * Errors carry a positive errno (EINVAL for a bad value, EPROTO for a line that is not
  * key=value; the numbers are the platform's, see uapiErrno) and a message naming the key; key material never appears in a message.
  */
-import { isAllZero, keyFromHex, keyToHex } from '../keys.js';
-import { formatCidr, formatIPv4, formatIPv6, maskCidr, parseCidr, parseIPv4, parseIPv6 } from '../routing/cidr.js';
+import { isAllZero, keyFromHex } from '../keys.js';
+import { formatIPv4, formatIPv6, maskCidr, parseCidr, parseIPv4, parseIPv6 } from '../routing/cidr.js';
 import {
   UAPI_EINVAL,
   uapiErrno,
   type UapiDeviceSnapshot,
+  type UapiDeviceView,
   type UapiError,
+  type UapiPeerSnapshot,
+  type UapiPeerView,
   type UapiPeerChange,
   type UapiSetRequest,
 } from './types.js';
@@ -209,28 +212,167 @@ export function parseUapiSet(body: string): UapiSetParseResult {
   return parseUapiSetLines(end < 0 ? lines : lines.slice(0, end));
 }
 
+/** "00".."ff" as the two ASCII codes of each byte's lower-case hex, high digit first. */
+const HEX_PAIRS = (() => {
+  const digits = '0123456789abcdef';
+  const pairs = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) pairs[i] = (digits.charCodeAt(i >>> 4) << 8) | digits.charCodeAt(i & 15);
+  return pairs;
+})();
+
+const ALLOWED_IP = Buffer.from('allowed_ip=', 'latin1');
+
+/**
+ * The get=1 reply written as bytes into one growing buffer: 1000 peers x 131 prefixes is a
+ * 3.8 MB reply, which as a string built from small pieces left some 260,000 short-lived
+ * strings and cons cells to the garbage collector. Keys go out through a byte-to-hex table,
+ * prefixes digit by digit, in exactly the text formatCidr gives.
+ */
+class UapiReplyWriter {
+  private buffer = Buffer.allocUnsafe(16 * 1024);
+  private length = 0;
+  /** formatIPv6's 16-bit groups, reused. */
+  private readonly groups = new Uint16Array(8);
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+
+  text(text: string): void {
+    this.reserve(text.length * 3);
+    this.length += this.buffer.write(text, this.length, 'utf8');
+  }
+
+  hex(key: Uint8Array): void {
+    this.reserve(key.length * 2);
+    const buffer = this.buffer;
+    let at = this.length;
+    for (let i = 0; i < key.length; i++) {
+      const pair = HEX_PAIRS[key[i]!]!;
+      buffer[at++] = pair >>> 8;
+      buffer[at++] = pair & 0xff;
+    }
+    this.length = at;
+  }
+
+  private byte(code: number): void {
+    this.buffer[this.length++] = code;
+  }
+
+  /** A non-negative integer below 2^32, in decimal. */
+  private decimal(value: number): void {
+    if (value >= 10) this.decimal(Math.floor(value / 10));
+    this.byte(0x30 + (value % 10));
+  }
+
+  private hexGroup(value: number): void {
+    let shift = value >= 0x1000 ? 12 : value >= 0x100 ? 8 : value >= 0x10 ? 4 : 0;
+    for (; shift >= 0; shift -= 4) {
+      const digit = (value >>> shift) & 15;
+      this.byte(digit < 10 ? 0x30 + digit : 0x57 + digit);
+    }
+  }
+
+  private ipv4(address: Uint8Array, offset: number): void {
+    for (let i = 0; i < 4; i++) {
+      if (i > 0) this.byte(0x2e);
+      this.decimal(address[offset + i]!);
+    }
+  }
+
+  /** As formatIPv6 (glibc inet_ntop): the longest run of 2+ zero groups as "::", the first on a tie. */
+  private ipv6(address: Uint8Array): void {
+    const groups = this.groups;
+    for (let i = 0; i < 8; i++) groups[i] = (address[2 * i]! << 8) | address[2 * i + 1]!;
+    let bestStart = -1;
+    let bestLen = 0;
+    for (let i = 0; i < 8; ) {
+      if (groups[i] !== 0) {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < 8 && groups[j] === 0) j++;
+      if (j - i > bestLen) {
+        bestStart = i;
+        bestLen = j - i;
+      }
+      i = j;
+    }
+    if (bestLen < 2) bestStart = -1;
+    for (let i = 0; i < 8; i++) {
+      if (i === bestStart) {
+        this.byte(0x3a);
+        i += bestLen - 1;
+        if (i === 7) this.byte(0x3a);
+        continue;
+      }
+      if (i > 0) this.byte(0x3a);
+      if (i === 6 && bestStart === 0 && (bestLen === 6 || (bestLen === 5 && groups[5] === 0xffff))) {
+        this.ipv4(address, 12);
+        return;
+      }
+      this.hexGroup(groups[i]!);
+    }
+  }
+
+  /** "allowed_ip=PREFIX\n", PREFIX as formatCidr writes it. */
+  allowedIp(family: 4 | 6, address: Uint8Array, bits: number): void {
+    // the longest line: "allowed_ip=" + 39 characters of IPv6 (or 45 with a dotted quad) + "/128\n"
+    this.reserve(ALLOWED_IP.length + 45 + 5);
+    ALLOWED_IP.copy(this.buffer, this.length);
+    this.length += ALLOWED_IP.length;
+    if (family === 4) this.ipv4(address, 0);
+    else this.ipv6(address);
+    this.byte(0x2f);
+    this.decimal(bits);
+    this.byte(0x0a);
+  }
+
+  finish(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
+/** The whole get=1 reply, ending in "errno=0\n\n", as bytes. */
+export function formatUapiGetReply(device: UapiDeviceSnapshot | UapiDeviceView): Buffer {
+  const out = new UapiReplyWriter();
+  if (device.privateKey && !isAllZero(device.privateKey)) {
+    out.text('private_key=');
+    out.hex(device.privateKey);
+    out.text('\n');
+  }
+  // wireguard-go omits a zero listen port (not yet bound) and a zero fwmark.
+  if (device.listenPort !== 0) out.text(`listen_port=${device.listenPort}\n`);
+  if (device.fwmark !== 0) out.text(`fwmark=${device.fwmark}\n`);
+  const writeAllowedIp = (family: 4 | 6, address: Uint8Array, bits: number) => out.allowedIp(family, address, bits);
+  for (const peer of device.peers as ReadonlyArray<UapiPeerSnapshot | UapiPeerView>) {
+    out.text('public_key=');
+    out.hex(peer.publicKey);
+    out.text('\npreshared_key=');
+    if (peer.presharedKey) out.hex(peer.presharedKey);
+    else out.text(ZERO_KEY_HEX);
+    out.text('\nprotocol_version=1\n');
+    if (peer.endpoint !== null) out.text(`endpoint=${peer.endpoint}\n`);
+    out.text(
+      `last_handshake_time_sec=${Math.trunc(peer.lastHandshakeTimeSec)}\nlast_handshake_time_nsec=${Math.trunc(peer.lastHandshakeTimeNsec)}\n` +
+        `tx_bytes=${Math.trunc(peer.txBytes)}\nrx_bytes=${Math.trunc(peer.rxBytes)}\npersistent_keepalive_interval=${peer.persistentKeepaliveInterval}\n`,
+    );
+    if ('allowedIps' in peer) for (const cidr of peer.allowedIps) out.allowedIp(cidr.family, cidr.address, cidr.bits);
+    else peer.forEachAllowedIp(writeAllowedIp);
+  }
+  out.text('errno=0\n\n');
+  return out.finish();
+}
+
 const ZERO_KEY_HEX = '0'.repeat(64);
 
 /** The whole get=1 reply, ending in "errno=0\n\n". */
-export function formatUapiGet(device: UapiDeviceSnapshot): string {
-  let out = '';
-  if (device.privateKey && !isAllZero(device.privateKey)) out += `private_key=${keyToHex(device.privateKey)}\n`;
-  // wireguard-go omits a zero listen port (not yet bound) and a zero fwmark.
-  if (device.listenPort !== 0) out += `listen_port=${device.listenPort}\n`;
-  if (device.fwmark !== 0) out += `fwmark=${device.fwmark}\n`;
-  for (const peer of device.peers) {
-    out += `public_key=${keyToHex(peer.publicKey)}\n`;
-    out += `preshared_key=${peer.presharedKey ? keyToHex(peer.presharedKey) : ZERO_KEY_HEX}\n`;
-    out += 'protocol_version=1\n';
-    if (peer.endpoint !== null) out += `endpoint=${peer.endpoint}\n`;
-    out += `last_handshake_time_sec=${Math.trunc(peer.lastHandshakeTimeSec)}\n`;
-    out += `last_handshake_time_nsec=${Math.trunc(peer.lastHandshakeTimeNsec)}\n`;
-    out += `tx_bytes=${Math.trunc(peer.txBytes)}\n`;
-    out += `rx_bytes=${Math.trunc(peer.rxBytes)}\n`;
-    out += `persistent_keepalive_interval=${peer.persistentKeepaliveInterval}\n`;
-    for (const cidr of peer.allowedIps) out += `allowed_ip=${formatCidr(cidr)}\n`;
-  }
-  return out + 'errno=0\n\n';
+export function formatUapiGet(device: UapiDeviceSnapshot | UapiDeviceView): string {
+  return formatUapiGetReply(device).toString('utf8');
 }
 
 /** The reply to a failed request. The number is negated on the wire as wireguard-go does

@@ -19,7 +19,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import { ioAddon } from '../native/addon.js';
-import { formatUapiErrno, formatUapiGet, UapiSetParser } from './protocol.js';
+import { formatUapiErrno, formatUapiGetReply, UapiSetParser } from './protocol.js';
 import { UAPI_EINVAL, UAPI_EIO, UAPI_EPROTO, type UapiTarget } from './types.js';
 
 /**
@@ -250,9 +250,9 @@ function handleConnection(socket: Socket, target: UapiTarget, logger: Logger): v
           return;
         }
         state = { kind: 'operation' };
-        let reply: string;
+        let reply: string | Buffer;
         try {
-          reply = formatUapiGet(target.snapshot());
+          reply = formatUapiGetReply(target.view ? target.view() : target.snapshot());
         } catch (error) {
           logger.error(`UAPI get failed: ${(error as Error).message}`);
           reply = formatUapiErrno(UAPI_EIO);

@@ -55,6 +55,19 @@ export interface UapiPeerSnapshot {
   unansweredSinceMs?: number | null;
 }
 
+/**
+ * A peer as get=1 reads it: a snapshot whose prefixes are visited rather than listed, so the
+ * reply can be written straight from the routing table (see UapiTarget.view).
+ */
+export interface UapiPeerView extends Omit<UapiPeerSnapshot, 'allowedIps'> {
+  /** Visits the prefixes in the snapshot's order; `address` is reused, valid only during the call. */
+  forEachAllowedIp(visit: (family: 4 | 6, address: Uint8Array, bits: number) => void): void;
+}
+
+export interface UapiDeviceView extends Omit<UapiDeviceSnapshot, 'peers'> {
+  peers: UapiPeerView[];
+}
+
 export interface UapiDeviceSnapshot {
   privateKey: Uint8Array | null;
   listenPort: number;
@@ -93,6 +106,11 @@ export interface UapiError {
 /** What the UAPI server drives: the device. */
 export interface UapiTarget {
   snapshot(): UapiDeviceSnapshot;
+  /**
+   * What get=1 answers from, if the target has it (else snapshot()): the same state, but no
+   * Cidr object per prefix, which with 131,000 prefixes cost more than the reply itself.
+   */
+  view?(): UapiDeviceView;
   /** Applies a parsed request; returns null on success or the error to answer with. */
   applySet(request: UapiSetRequest): UapiError | null;
 }

@@ -193,6 +193,25 @@ test('entriesFor lists masked prefixes in the same order whatever the insertion 
   assert.deepEqual(backward.entriesFor(1).map(formatCidr), expected);
 });
 
+test('entriesFor and forEachOf give compareCidr order on random prefixes (addresses above 128.0.0.0 and 8000:: included)', () => {
+  const table = new AllowedIps<string>();
+  const owners = new Map<string, { prefix: Cidr; owner: string }>();
+  for (let i = 0; i < 2000; i++) {
+    const six = i % 2 === 1;
+    const address = new Uint8Array(six ? 16 : 4).map(() => Math.floor(Math.random() * 256));
+    const prefix = maskCidr({ family: six ? 6 : 4, address, bits: Math.floor(Math.random() * (six ? 129 : 33)) });
+    const owner = i % 3 === 0 ? 'a' : 'b';
+    table.insert(prefix, owner); // a prefix inserted again moves to its new owner
+    owners.set(formatCidr(prefix), { prefix, owner });
+  }
+  const expected = [...owners.values()].filter((entry) => entry.owner === 'a').map((entry) => entry.prefix);
+  expected.sort(compareCidr);
+  assert.deepEqual(table.entriesFor('a').map(formatCidr), expected.map(formatCidr));
+  const visited: string[] = [];
+  table.forEachOf('a', (family, address, bits) => visited.push(formatCidr({ family, address, bits })));
+  assert.deepEqual(visited, expected.map(formatCidr));
+});
+
 test('lookups straight from packet bytes use the right offsets', () => {
   const t = new AllowedIps<string>();
   t.insert(cidr('10.0.0.2/32'), 'dst4');

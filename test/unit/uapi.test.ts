@@ -90,6 +90,39 @@ test('get=1 reply matches the golden file, in wireguard-go order', () => {
   assert.equal(formatUapiGet({ privateKey: new Uint8Array(32), listenPort: 0, fwmark: 0, peers: [] }), 'errno=0\n\n');
 });
 
+test('get=1 writes every prefix as formatCidr does, from a snapshot and from a view alike', () => {
+  // The reply is written byte by byte (no string per prefix); these are the cases where IPv6
+  // text has choices to make: "::" runs (longest, first on a tie, never one group), embedded
+  // dotted quads, and hex groups of 1 to 4 digits.
+  const texts = [
+    '0.0.0.0/0', '255.255.255.255/32', '10.0.0.0/8', '100.64.7.0/24', '::/0', '::1/128', '1::/16', '::ffff:192.0.2.1/128',
+    '::192.0.2.1/128', '::ffff:0:192.0.2.1/128', '0:0:1::/48', '1:0:0:2:0:0:0:3/128', '1:0:0:2:0:0:3:4/128', '1:0:2:0:3:0:4:0/128',
+    'fd00:a:bc:def:1234:0:0:1/128', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128', 'fe80::/10', '2001:db8::ff00:42:8329/128',
+  ];
+  const random = randomBytes(16 * 200);
+  for (let i = 0; i < 200; i++) {
+    // zero some groups so that runs of every length come up
+    for (let g = 0; g < 8; g++) if (random[16 * i + 2 * g]! < 100) random.fill(0, 16 * i + 2 * g, 16 * i + 2 * g + 2);
+    const address = random.subarray(16 * i, 16 * i + 16);
+    texts.push(`${formatCidr({ family: 6, address, bits: 128 })}`, `${random[16 * i]}.${random[16 * i + 1]}.${random[16 * i + 2]}.${random[16 * i + 3]}/32`);
+  }
+  const allowedIps: Cidr[] = texts.map(cidr);
+  const peer = {
+    publicKey: PUB1, presharedKey: null, endpoint: null, persistentKeepaliveInterval: 0,
+    lastHandshakeTimeSec: 0, lastHandshakeTimeNsec: 0, rxBytes: 0, txBytes: 0,
+  };
+  const expected = allowedIps.map((c) => `allowed_ip=${formatCidr(c)}`);
+  const lines = (reply: string) => reply.split('\n').filter((line) => line.startsWith('allowed_ip='));
+  assert.deepEqual(lines(formatUapiGet({ privateKey: null, listenPort: 0, fwmark: 0, peers: [{ ...peer, allowedIps }] })), expected);
+  const view = {
+    privateKey: null, listenPort: 0, fwmark: 0,
+    peers: [{ ...peer, forEachAllowedIp: (visit: (family: 4 | 6, address: Uint8Array, bits: number) => void) => {
+      for (const c of allowedIps) visit(c.family, Uint8Array.from(c.address), c.bits);
+    } }],
+  };
+  assert.deepEqual(lines(formatUapiGet(view)), expected);
+});
+
 test('set=1 golden request parses into every field', () => {
   const r = parseUapiSet(fixture('set-request.txt'));
   assert.ok(r.ok, r.ok ? '' : r.error.message);
