@@ -12,6 +12,7 @@
  * hostname -> IP literal. A hostname missing from it is an error, not a silent omission.
  */
 import { parseAddress, formatAddress } from '../routing/cidr.js';
+import { PrefixChanges } from '../routing/prefix-changes.js';
 import type { UapiPeerChange, UapiSetRequest } from '../uapi/types.js';
 import type { TunnelConfig } from './types.js';
 
@@ -32,7 +33,7 @@ export function toUapiSetRequest(config: TunnelConfig, resolved: ReadonlyMap<str
       remove: false,
       updateOnly: false,
       replaceAllowedIps: true,
-      allowedIps: peer.allowedIps,
+      allowedIps: PrefixChanges.from(peer.allowedIps),
     };
     if (peer.presharedKey) change.presharedKey = peer.presharedKey;
     if (peer.persistentKeepalive !== undefined) change.persistentKeepaliveInterval = peer.persistentKeepalive;

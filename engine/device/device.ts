@@ -677,12 +677,7 @@ export class Device implements EngineDevice {
       if (keepalive !== undefined && !(Number.isInteger(keepalive) && keepalive >= 0 && keepalive <= 65535)) {
         return fail('persistent_keepalive_interval: must be 0..65535');
       }
-      for (const cidr of change.allowedIps) {
-        const bytes = cidr.family === 4 ? 4 : 16;
-        if (cidr.address.length !== bytes || !Number.isInteger(cidr.bits) || cidr.bits < 0 || cidr.bits > bytes * 8) {
-          return fail('allowed_ip: not a valid prefix');
-        }
-      }
+      // allowed IPs need no check here: PrefixChanges takes only valid prefixes
     }
     if (known.size > MAX_PEERS) return fail(`public_key: too many peers (at most ${MAX_PEERS})`);
     return endpoints;
@@ -745,10 +740,11 @@ export class Device implements EngineDevice {
       peer.session?.setPersistentKeepalive(change.persistentKeepaliveInterval, now);
     }
     if (change.replaceAllowedIps) this.allowedIps.removeByValue(peer);
-    for (const cidr of change.allowedIps) {
-      if (cidr.remove === true) this.allowedIps.remove(cidr, peer);
-      else this.allowedIps.insert(cidr, peer);
-    }
+    const target = peer;
+    change.allowedIps.forEach((family, address, bits, remove) => {
+      if (remove) this.allowedIps.removePrefix(family, address, bits, target);
+      else this.allowedIps.insertPrefix(family, address, bits, target);
+    });
     this.touch(peer);
   }
 

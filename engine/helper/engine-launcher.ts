@@ -32,6 +32,7 @@ import type { EndpointChange, RunningTunnel, TunnelLauncher } from './tunnel-man
 import { UNANSWERED_FOR_RECONNECTING_MS } from './tunnel-state.js';
 import type { TunnelGuards } from './tunnel-guards.js';
 import type { UapiServer } from '../uapi/server.js';
+import { PrefixChanges } from '../routing/prefix-changes.js';
 
 /** MTU the TUN is created with before the OS layer sets the computed one (wg-quick's default). */
 const INITIAL_MTU = 1420;
@@ -365,7 +366,7 @@ function endpointWatchdog(
       }
       const error = device.applySet({
         replacePeers: false,
-        peers: [{ publicKey: peer.publicKey, remove: false, updateOnly: true, replaceAllowedIps: false, allowedIps: [], endpoint }],
+        peers: [{ publicKey: peer.publicKey, remove: false, updateOnly: true, replaceAllowedIps: false, allowedIps: new PrefixChanges(), endpoint }],
       });
       if (error) {
         logger.error(`cannot move the endpoint of ${peer.host} to ${endpoint}: ${error.message}`);

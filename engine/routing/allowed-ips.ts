@@ -314,11 +314,11 @@ export class AllowedIps<T> {
   private readonly v4Scratch = new Uint8Array(4);
   private readonly v6Scratch = new Uint8Array(16);
 
-  private trieFor(cidr: Cidr): PrefixTrie<T> {
-    const trie = cidr.family === 4 ? this.v4 : this.v6;
+  private trieFor(family: 4 | 6, address: Uint8Array, bits: number): PrefixTrie<T> {
+    const trie = family === 4 ? this.v4 : this.v6;
     const maxBits = trie.addressBytes * 8;
-    if (cidr.address.length !== trie.addressBytes || !Number.isInteger(cidr.bits) || cidr.bits < 0 || cidr.bits > maxBits) {
-      throw new RangeError(`not a valid IPv${cidr.family} prefix: ${cidr.address.length} bytes /${cidr.bits}`);
+    if (address.length !== trie.addressBytes || !Number.isInteger(bits) || bits < 0 || bits > maxBits) {
+      throw new RangeError(`not a valid IPv${family} prefix: ${address.length} bytes /${bits}`);
     }
     return trie;
   }
@@ -329,8 +329,13 @@ export class AllowedIps<T> {
 
   /** Routes `cidr` (host bits ignored) to `value`; a prefix routed elsewhere moves to `value`. */
   insert(cidr: Cidr, value: T): void {
-    const trie = this.trieFor(cidr);
-    const node = trie.findOrCreate(cidr.address, cidr.bits);
+    this.insertPrefix(cidr.family, cidr.address, cidr.bits, value);
+  }
+
+  /** As insert, with the prefix given as its parts (no Cidr object needed). */
+  insertPrefix(family: 4 | 6, address: Uint8Array, bits: number, value: T): void {
+    const trie = this.trieFor(family, address, bits);
+    const node = trie.findOrCreate(address, bits);
     const ref = this.refOf(trie, node);
     if (trie.hasValue(node)) this.nodesByValue.get(trie.valueOf(node) as T)?.delete(ref);
     trie.setValue(node, value);
@@ -341,8 +346,13 @@ export class AllowedIps<T> {
 
   /** Removes `cidr` if it is routed to `value`; returns whether it was. */
   remove(cidr: Cidr, value: T): boolean {
-    const trie = this.trieFor(cidr);
-    const node = trie.findExact(cidr.address, cidr.bits);
+    return this.removePrefix(cidr.family, cidr.address, cidr.bits, value);
+  }
+
+  /** As remove, with the prefix given as its parts. */
+  removePrefix(family: 4 | 6, address: Uint8Array, bits: number, value: T): boolean {
+    const trie = this.trieFor(family, address, bits);
+    const node = trie.findExact(address, bits);
     if (node === NONE || !trie.hasValue(node) || trie.valueOf(node) !== value) return false;
     const nodes = this.nodesByValue.get(value);
     if (nodes) {

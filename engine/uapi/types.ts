@@ -5,6 +5,7 @@
  * line changes nothing. A `get=1` reply is formatted from a UapiDeviceSnapshot.
  */
 import type { Cidr } from '../routing/cidr.js';
+import type { PrefixChanges } from '../routing/prefix-changes.js';
 
 export interface UapiPeerChange {
   publicKey: Uint8Array;
@@ -20,11 +21,8 @@ export interface UapiPeerChange {
   persistentKeepaliveInterval?: number;
   replaceAllowedIps: boolean;
   /** Applied in order: a prefix is added (moved to this peer), or with `remove` taken from it. */
-  allowedIps: AllowedIpChange[];
+  allowedIps: PrefixChanges;
 }
-
-/** One allowed_ip line: add the prefix, or (allowed_ip=-PREFIX) remove it if this peer holds it. */
-export type AllowedIpChange = Cidr & { readonly remove?: true };
 
 export interface UapiSetRequest {
   /** An all-zero key removes the private key. */

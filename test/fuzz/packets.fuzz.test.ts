@@ -33,6 +33,7 @@ import { runInNewContext } from 'node:vm';
 import { makeEndpoint } from '../../engine/conn/memory-bind.js';
 import type { Endpoint } from '../../engine/conn/bind.js';
 import { CookieGenerator } from '../../engine/noise/cookie.js';
+import { PrefixChanges } from '../../engine/routing/prefix-changes.js';
 import {
   MESSAGE_COOKIE_REPLY,
   MESSAGE_COOKIE_REPLY_SIZE,
@@ -141,9 +142,9 @@ test(`${DATAGRAMS} generated datagrams and ${TUN_PACKETS} TUN packets: nothing t
     }
     await eventually('real traffic B -> A', () => dueAtA.size === 0);
     // A keepalive from A: a transport message with nothing inside.
-    a.device.applySet({ replacePeers: false, peers: [{ publicKey: b.publicKey, remove: false, updateOnly: true, replaceAllowedIps: false, allowedIps: [], persistentKeepaliveInterval: 1 }] });
+    a.device.applySet({ replacePeers: false, peers: [{ publicKey: b.publicKey, remove: false, updateOnly: true, replaceAllowedIps: false, allowedIps: new PrefixChanges(), persistentKeepaliveInterval: 1 }] });
     await network.settle();
-    a.device.applySet({ replacePeers: false, peers: [{ publicKey: b.publicKey, remove: false, updateOnly: true, replaceAllowedIps: false, allowedIps: [], persistentKeepaliveInterval: 0 }] });
+    a.device.applySet({ replacePeers: false, peers: [{ publicKey: b.publicKey, remove: false, updateOnly: true, replaceAllowedIps: false, allowedIps: new PrefixChanges(), persistentKeepaliveInterval: 0 }] });
     await network.settle();
     network.record = false;
     const recorded = network.recorded.splice(0);

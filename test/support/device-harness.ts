@@ -10,6 +10,7 @@ import type { CryptoBackend } from '../../engine/crypto/backend.js';
 import { Device, type DeviceClock } from '../../engine/device/device.js';
 import { silentLogger, type Logger } from '../../engine/logger.js';
 import { parseCidr, parseAddress, type Cidr } from '../../engine/routing/cidr.js';
+import { PrefixChanges, type PrefixChange } from '../../engine/routing/prefix-changes.js';
 import { MemoryTun } from '../../engine/tun/memory-tun.js';
 import type { UapiPeerChange, UapiSetRequest } from '../../engine/uapi/types.js';
 
@@ -96,8 +97,13 @@ export function createNode(
   return { device, tun, bind, privateKey, publicKey: crypto.publicKey(privateKey) };
 }
 
-export function peerChange(publicKey: Uint8Array, fields: Partial<UapiPeerChange> = {}): UapiPeerChange {
-  return { publicKey, remove: false, updateOnly: false, replaceAllowedIps: false, allowedIps: [], ...fields };
+/** A peer change; its allowed IPs may be given as a list of prefixes. */
+export function peerChange(
+  publicKey: Uint8Array,
+  fields: Partial<Omit<UapiPeerChange, 'allowedIps'>> & { allowedIps?: readonly PrefixChange[] } = {},
+): UapiPeerChange {
+  const { allowedIps = [], ...rest } = fields;
+  return { publicKey, remove: false, updateOnly: false, replaceAllowedIps: false, ...rest, allowedIps: PrefixChanges.from(allowedIps) };
 }
 
 export function setRequest(fields: Partial<UapiSetRequest>): UapiSetRequest {

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AllowedIps } from '../../engine/routing/allowed-ips.js';
+import { PrefixChanges } from '../../engine/routing/prefix-changes.js';
 import {
   compareCidr,
   formatCidr,
@@ -317,3 +318,24 @@ function randomRoutesTest(family: 4 | 6, seed: number): void {
 
 test('IPv4: 10,000 random routes agree with a brute-force list', () => randomRoutesTest(4, 0x5eed4));
 test('IPv6: 10,000 random routes agree with a brute-force list', () => randomRoutesTest(6, 0x5eed6));
+
+test('PrefixChanges keeps changes in order, masked, with their removals; clear drops them; bad prefixes are refused', () => {
+  const list = new PrefixChanges();
+  list.add(4, Uint8Array.of(10, 1, 2, 3), 24);
+  list.add(6, cidr('fd00::1:2').address, 112, true);
+  list.add(4, Uint8Array.of(192, 0, 2, 129), 25);
+  const seen: string[] = [];
+  list.forEach((family, address, bits, remove) => seen.push(`${remove ? '-' : '+'}${formatCidr({ family, address, bits })}`));
+  assert.deepEqual(seen, ['+10.1.2.0/24', '-fd00::1:0/112', '+192.0.2.128/25']);
+  assert.equal(list.length, 3);
+  assert.deepEqual(list.toArray().map((c) => `${c.remove === true ? '-' : '+'}${formatCidr(c)}`), seen);
+  assert.deepEqual([...PrefixChanges.from(list)].map(formatCidr), ['10.1.2.0/24', 'fd00::1:0/112', '192.0.2.128/25']);
+  list.clear();
+  assert.equal(list.length, 0);
+  assert.deepEqual(list.toArray(), []);
+  for (let i = 0; i < 100; i++) list.add(6, new Uint8Array(16).fill(i), 128); // grows past its first buffer
+  assert.deepEqual(list.toArray().map((c) => c.address[15]), [...Array(100).keys()]);
+  assert.throws(() => list.add(4, new Uint8Array(16), 8), RangeError);
+  assert.throws(() => list.add(6, new Uint8Array(16), 129), RangeError);
+  assert.throws(() => list.add(4, new Uint8Array(4), 1.5), RangeError);
+});

@@ -244,7 +244,7 @@ test('toUapiSetRequest replaces peers and needs IP literals for endpoints', () =
   assert.equal(peer.replaceAllowedIps, true);
   assert.equal(peer.persistentKeepaliveInterval, 25);
   assert.deepEqual(peer.presharedKey, c.peers[0]!.presharedKey);
-  assert.deepEqual(peer.allowedIps.map(formatCidr), ['0.0.0.0/0', '::/0']);
+  assert.deepEqual(peer.allowedIps.toArray().map(formatCidr), ['0.0.0.0/0', '::/0']);
 
   const named = parseOk(conf(['ListenPort = 51820', 'FwMark = 51820'], [`PublicKey = ${PUB1}`, 'Endpoint = vpn.example.com:443', '[Peer]', `PublicKey = ${PUB2}`, 'Endpoint = [FD00:0::2]:51820']));
   assert.deepEqual(endpointHostnames(named), ['vpn.example.com']);
